@@ -1,0 +1,3 @@
+"""alerting stage."""
+
+__all__: list[str] = []

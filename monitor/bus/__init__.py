@@ -1,0 +1,3 @@
+"""bus stage."""
+
+__all__: list[str] = []

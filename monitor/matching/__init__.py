@@ -1,0 +1,3 @@
+"""matching stage."""
+
+__all__: list[str] = []
