@@ -1,0 +1,104 @@
+"""Kafka clients configured from settings, with the timeouts that suit the broker in use."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from monitor.errors import BrokerError
+from monitor.logs import get_logger
+from monitor.settings import KafkaSettings
+
+__all__ = ["Bus"]
+
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Bus:
+    """Where the bus is (``bootstrap``) and how to talk to it (``settings``).
+
+    ``embedded`` selects short group timeouts: tansu holds every JoinGroup response for half the
+    session timeout, so kafka-python's 45 s default would mean ~23 s before the first message.
+    """
+
+    bootstrap: tuple[str, ...]
+    settings: KafkaSettings
+    embedded: bool
+
+    @property
+    def topic_names(self) -> list[str]:
+        """Return the names of every topic newsmon uses."""
+        t = self.settings.topics
+        return [t.articles, t.matches, t.alerts, t.deadletter]
+
+    def _common(self) -> dict[str, Any]:
+        return {"bootstrap_servers": list(self.bootstrap), "client_id": self.settings.client_id}
+
+    def producer(self) -> KafkaProducer:
+        """Return a producer that waits for every replica to acknowledge a write."""
+        try:
+            return KafkaProducer(
+                **self._common(),
+                acks="all",
+                linger_ms=20,
+                batch_size=256 * 1024,
+                retries=5,
+                # An idempotent producer cannot recover from a tansu restart; our ids make
+                # re-sent messages harmless anyway.
+                enable_idempotence=False,
+            )
+        except KafkaError as e:
+            raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}") from e
+
+    def consumer(self, group_id: str, *topics: str, max_poll_records: int = 100) -> KafkaConsumer:
+        """Return a consumer in ``group_id`` that never commits on its own (we commit after handling)."""
+        session = self.settings.session_timeout_ms or (2000 if self.embedded else 45000)
+        heartbeat = self.settings.heartbeat_interval_ms or (500 if self.embedded else 3000)
+        try:
+            return KafkaConsumer(
+                *topics,
+                **self._common(),
+                group_id=group_id,
+                enable_auto_commit=False,
+                auto_offset_reset=self.settings.auto_offset_reset,
+                session_timeout_ms=session,
+                heartbeat_interval_ms=heartbeat,
+                max_poll_records=max_poll_records,
+            )
+        except KafkaError as e:
+            raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}") from e
+
+    def ensure_topics(self, timeout_s: float = 30.0) -> None:
+        """Create the topics that do not exist yet, then wait until the broker lists them all."""
+        try:
+            admin = KafkaAdminClient(**self._common())
+        except KafkaError as e:
+            raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}: {e}") from e
+        try:
+            existing = set(admin.list_topics())
+            missing = [n for n in self.topic_names if n not in existing]
+            for name in missing:
+                try:
+                    admin.create_topics(
+                        [NewTopic(name, self.settings.partitions, self.settings.replication_factor)]
+                    )
+                    _log.info("topic.created", topic=name, partitions=self.settings.partitions)
+                except TopicAlreadyExistsError:
+                    pass  # another process created it between our list and our create
+            deadline = time.monotonic() + timeout_s
+            while missing:
+                missing = [n for n in self.topic_names if n not in set(admin.list_topics())]
+                if missing and time.monotonic() > deadline:
+                    raise BrokerError(f"topics {missing} were not created within {timeout_s:.0f} s")
+                if missing:
+                    time.sleep(0.1)
+        except KafkaError as e:
+            raise BrokerError(f"cannot create topics on {','.join(self.bootstrap)}: {e}") from e
+        finally:
+            admin.close()

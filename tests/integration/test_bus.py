@@ -1,0 +1,132 @@
+"""The bus against the real embedded broker: topics, fast group joins, at-least-once, dead letters."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.connection import Bus
+from monitor.bus.consumer import ConsumerLoop
+from monitor.bus.deadletter import DeadLetter
+from monitor.bus.serde import encode
+from monitor.errors import BrokerError
+from monitor.metrics import Metrics
+from monitor.models import Article
+from monitor.settings import KafkaSettings, TopicSettings
+
+
+def _bus(broker: EmbeddedBroker, unique: str) -> Bus:
+    topics = TopicSettings(
+        articles=f"articles-{unique}", matches=f"matches-{unique}", alerts=f"alerts-{unique}",
+        deadletter=f"deadletter-{unique}",
+    )
+    return Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics, partitions=3), embedded=True)
+
+
+def _article(n: int) -> Article:
+    return Article(id=f"a{n}", feed_id="f", url=f"https://example.org/{n}", title=f"title {n}")
+
+
+def _drain(bus: Bus, topic: str, group: str, expected: int, timeout_s: float = 20.0) -> list[bytes]:
+    consumer = bus.consumer(group, topic)
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                got.extend(r.value for r in records)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_ensure_topics_creates_every_topic_once(broker: EmbeddedBroker, unique: str) -> None:
+    bus = _bus(broker, unique)
+    bus.ensure_topics()
+    bus.ensure_topics()  # second call finds them and creates nothing
+    consumer = bus.consumer(f"g-{unique}")
+    try:
+        assert set(bus.topic_names) <= consumer.topics()
+        assert len(consumer.partitions_for_topic(bus.settings.topics.articles)) == 3
+    finally:
+        consumer.close()
+
+
+def test_consumer_loop_handles_commits_and_deadletters_bad_messages(
+    broker: EmbeddedBroker, unique: str, metrics: Metrics
+) -> None:
+    bus = _bus(broker, unique)
+    bus.ensure_topics()
+    topics = bus.settings.topics
+    producer = bus.producer()
+    producer.send(topics.articles, key=b"a1", value=encode(_article(1)))
+    producer.send(topics.articles, key=b"bad", value=b"{not json")
+    producer.send(topics.articles, key=b"v9", value=json.dumps({"schema_version": 9}).encode())
+    producer.send(topics.articles, key=b"boom", value=encode(_article(666)))
+    producer.send(topics.articles, key=b"a2", value=encode(_article(2)))
+    producer.flush()
+
+    handled: list[str] = []
+
+    def handle(article: Article) -> None:
+        if article.id == "a666":
+            raise RuntimeError("handler bug")
+        handled.append(article.id)
+
+    group = f"match-{unique}"
+    started = time.monotonic()
+    loop = ConsumerLoop(
+        consumer=bus.consumer(group, topics.articles), producer=producer,
+        deadletter=DeadLetter(producer, topics.deadletter), topic=topics.articles, model=Article,
+        handle=handle, metrics=metrics,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(handled) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first_message_s = time.monotonic() - started
+    stop.set()
+    thread.join(timeout=10)
+
+    assert sorted(handled) == ["a1", "a2"]
+    # The whole point of the short session timeout: not the ~23 s of kafka-python's defaults.
+    assert first_message_s < 8, f"group join took {first_message_s:.1f} s"
+    dead = [json.loads(v) for v in _drain(bus, topics.deadletter, f"dl-{unique}", 3)]
+    assert sorted(d["reason"] for d in dead) == ["handler_error", "invalid_message", "invalid_message"]
+    assert {d["key"] for d in dead} == {"bad", "v9", "boom"}
+    assert any(d["value"] == "{not json" for d in dead)
+    assert metrics.registry.get_sample_value(
+        "newsmon_messages_deadlettered_total", {"topic": topics.articles, "reason": "invalid_message"}
+    ) == 2
+
+    # Offsets were committed: a new member of the same group gets nothing again.
+    producer.send(topics.articles, key=b"a3", value=encode(_article(3))).get(timeout=10)
+    again: list[str] = []
+    loop2 = ConsumerLoop(
+        consumer=bus.consumer(group, topics.articles), producer=producer,
+        deadletter=DeadLetter(producer, topics.deadletter), topic=topics.articles, model=Article,
+        handle=lambda a: again.append(a.id), metrics=metrics,
+    )
+    deadline = time.monotonic() + 20
+    while "a3" not in again and time.monotonic() < deadline:
+        loop2.poll_once(timeout_ms=200)
+    producer.close()
+    assert again == ["a3"]
+
+
+def test_broker_refuses_a_port_in_use(broker: EmbeddedBroker) -> None:
+    with pytest.raises(BrokerError, match=f"port {broker.port} .* already in use"):
+        EmbeddedBroker(port=broker.port).start()
+
+
+def test_broker_stops_cleanly() -> None:
+    b = EmbeddedBroker(port=free_port()).start()
+    assert b.alive()
+    b.stop()
+    assert not b.alive()
