@@ -26,7 +26,7 @@ __all__ = [
     "utcnow",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 # Query parameters that identify a campaign or a click, never the article: dropped so that the same
 # story reached through two newsletters gets one id.

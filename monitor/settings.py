@@ -155,7 +155,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         config_file = Path(os.environ["NEWSMON_CONFIG"])
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"{config_file}: config file not found")
-    bound = type("Settings", (Settings,), {"config_file": config_file})
+    bound: type[Settings] = type("Settings", (Settings,), {"config_file": config_file})
     try:
         return bound(**overrides)
     except ValidationError as e:

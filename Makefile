@@ -1,0 +1,54 @@
+# The commands the README and CI use. `make run` and `make test` work on a fresh machine:
+# they create .venv and install what they need first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# pip installs are redone only when pyproject.toml changes.
+RUNTIME = $(VENV)/.installed-runtime
+DEV     = $(VENV)/.installed-dev
+
+.PHONY: run demo test lint fmt bench clean help
+
+help:
+	@echo "make run    set up .venv and run the pipeline on the embedded broker (newsmon run)"
+	@echo "make demo   the pipeline on a bundled sample feed, offline, in seconds"
+	@echo "make test   set up .venv with dev extras; lint, type-check and run the whole test suite"
+	@echo "make lint   ruff + mypy --strict only"
+	@echo "make bench  benchmarks (prints figures)"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "newsmon needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUNTIME)
+
+run: $(RUNTIME)
+	$(BIN)/newsmon run
+
+demo: $(RUNTIME)
+	$(BIN)/newsmon demo
+
+lint: $(DEV)
+	$(BIN)/ruff check monitor tests bench
+	$(BIN)/ruff format --check monitor tests bench
+	$(BIN)/mypy --strict monitor
+
+test: lint
+	$(BIN)/pytest
+
+fmt: $(DEV)
+	$(BIN)/ruff format monitor tests bench
+	$(BIN)/ruff check --fix monitor tests bench
+
+bench: $(DEV)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

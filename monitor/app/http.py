@@ -1,0 +1,66 @@
+"""The HTTP endpoint every service exposes: ``/metrics`` for Prometheus and ``/healthz`` for probes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from monitor.logs import get_logger
+
+__all__ = ["HttpEndpoint"]
+
+_log = get_logger(__name__)
+
+
+class HttpEndpoint:
+    """Serve ``/metrics`` from ``registry`` and ``/healthz`` from ``ready()`` in a daemon thread."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, ready: Callable[[], bool]) -> None:
+        endpoint = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._reply(200, generate_latest(endpoint.registry), CONTENT_TYPE_LATEST)
+                elif path == "/healthz":
+                    ok = endpoint.ready()
+                    self._reply(200 if ok else 503, b"ok\n" if ok else b"starting\n", "text/plain")
+                else:
+                    self._reply(404, b"not found: try /metrics or /healthz\n", "text/plain")
+
+            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+                pass  # a scrape every 15 s is not worth a log line
+
+        self.registry = registry
+        self.ready = ready
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL the endpoint listens on."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> HttpEndpoint:
+        """Start serving in the background."""
+        self._thread.start()
+        _log.info("http.started", metrics=f"{self.url}/metrics", healthz=f"{self.url}/healthz")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,117 @@
+"""Run stages side by side: the embedded broker if needed, topics, the HTTP endpoint, one thread per stage.
+
+A stage that dies takes the process down with a non-zero exit, so a supervisor (systemd, Kubernetes,
+docker) restarts it; half a pipeline that looks alive is worse than a visible crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
+
+from prometheus_client import CollectorRegistry
+
+from monitor.app.http import HttpEndpoint
+from monitor.app.stages import Stage, build_alert_stage, build_ingest_stage, build_match_stage
+from monitor.bus.broker import EmbeddedBroker
+from monitor.bus.connection import Bus
+from monitor.logs import get_logger
+from monitor.metrics import Metrics
+from monitor.settings import Settings
+
+__all__ = ["STAGES", "connect_bus", "run_stages"]
+
+_log = get_logger(__name__)
+
+STAGES = ("ingest", "match", "alert")
+
+
+@contextlib.contextmanager
+def connect_bus(settings: Settings) -> Iterator[Bus]:
+    """Yield the bus: the configured Kafka cluster, or an embedded broker for as long as the context lasts."""
+    if not settings.embedded_broker:
+        bus = Bus(tuple(settings.kafka.bootstrap_servers), settings.kafka, embedded=False)
+        bus.ensure_topics()
+        yield bus
+        return
+    with EmbeddedBroker(port=settings.kafka.embedded_port, binary=settings.kafka.tansu_bin) as broker:
+        bus = Bus(tuple(broker.bootstrap_servers), settings.kafka, embedded=True)
+        bus.ensure_topics()
+        yield bus
+
+
+def _build(name: str, settings: Settings, bus: Bus, metrics: Metrics, once: bool, console: TextIO) -> Stage:
+    if name == "ingest":
+        return build_ingest_stage(settings, bus, metrics, once=once)
+    if name == "match":
+        return build_match_stage(settings, bus, metrics)
+    if name == "alert":
+        return build_alert_stage(settings, bus, metrics, console=console)
+    raise ValueError(f"unknown stage {name!r}; valid stages are {list(STAGES)}")
+
+
+def run_stages(
+    settings: Settings,
+    names: Sequence[str] = STAGES,
+    *,
+    stop: threading.Event | None = None,
+    once: bool = False,
+    done: Callable[[Metrics], bool] | None = None,
+    console: TextIO = sys.stdout,
+    metrics: Metrics | None = None,
+    on_ready: Callable[[Bus], None] | None = None,
+) -> int:
+    """Run the named stages until ``stop`` is set, ``done(metrics)`` holds, or a stage dies; return an exit code.
+
+    ``once`` makes the ingestor poll each feed a single time (the other stages keep going until ``done``).
+    """
+    stop = stop or threading.Event()
+    metrics = metrics or Metrics(CollectorRegistry())
+    failures: list[str] = []
+    with connect_bus(settings) as bus:
+        stages = [_build(n, settings, bus, metrics, once, console) for n in names]
+        threads: list[threading.Thread] = []
+
+        def supervise(stage: Stage) -> None:
+            try:
+                stage.run(stop)
+            except Exception as e:
+                _log.exception("stage.crashed", stage=stage.name)
+                failures.append(f"{stage.name}: {type(e).__name__}: {e}")
+                stop.set()
+
+        for stage in stages:
+            t = threading.Thread(target=supervise, args=(stage,), name=stage.name, daemon=True)
+            t.start()
+            threads.append(t)
+
+        def ready() -> bool:
+            return not stop.is_set() and all(t.is_alive() or (once and t.name == "ingest") for t in threads)
+
+        endpoint = None
+        if settings.metrics.enabled:
+            endpoint = HttpEndpoint(metrics.registry, settings.metrics.host, settings.metrics.port, ready).start()
+        if on_ready is not None:
+            on_ready(bus)
+        _log.info("pipeline.running", stages=list(names), bootstrap=",".join(bus.bootstrap))
+        try:
+            while not stop.is_set():
+                if done is not None and done(metrics):
+                    break
+                if not any(t.is_alive() for t in threads):
+                    break
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=15)
+            if endpoint is not None:
+                endpoint.stop()
+    if failures:
+        _log.error("pipeline.failed", failures=failures)
+        return 1
+    return 0

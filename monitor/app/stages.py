@@ -1,0 +1,162 @@
+"""The three stages on the bus: each consumes its topic, calls its core, produces, and commits.
+
+The cores (feed polling, the match engine, the alerter) know nothing of Kafka; this module is the
+only place that ties them to topics, keys and consumer groups.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
+
+from kafka import KafkaProducer
+
+from monitor.bus.connection import Bus
+from monitor.bus.consumer import ConsumerLoop
+from monitor.bus.deadletter import DeadLetter
+from monitor.bus.serde import encode
+from monitor.logs import get_logger
+from monitor.metrics import Metrics
+from monitor.models import Article, Match
+from monitor.settings import Settings
+
+__all__ = ["Stage", "build_alert_stage", "build_ingest_stage", "build_match_stage"]
+
+_log = get_logger(__name__)
+_ACK_TIMEOUT_S = 30
+
+
+class Stage(Protocol):
+    """A long-running part of the pipeline."""
+
+    name: str
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until ``stop`` is set (or, for a one-shot stage, until done)."""
+
+
+@dataclass
+class _ConsumingStage:
+    name: str
+    loop: ConsumerLoop[Article] | ConsumerLoop[Match]
+    producer: KafkaProducer
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            self.loop.run(stop)
+        finally:
+            self.producer.close(timeout=10)
+
+
+@dataclass
+class _IngestStage:
+    name: str
+    once: bool
+    service: object = field(repr=False)
+    producer: KafkaProducer = field(repr=False)
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            if self.once:
+                self.service.poll_all()  # type: ignore[attr-defined]
+            else:
+                self.service.run(stop)  # type: ignore[attr-defined]
+        finally:
+            self.producer.close(timeout=10)
+
+
+def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: bool = False) -> Stage:
+    """Return the ingestor: poll the feeds file, publish new items on the articles topic (keyed by article id).
+
+    ``once`` polls every feed a single time and returns (demo and ``newsmon ingest --once``).
+    """
+    from monitor.ingest.feeds import load_feeds
+    from monitor.ingest.fetch import Fetcher
+    from monitor.ingest.seen import SeenStore
+    from monitor.ingest.service import IngestService
+
+    cfg = settings.ingest
+    feeds = load_feeds(cfg.feeds_file)
+    producer = bus.producer()
+    topic = bus.settings.topics.articles
+
+    def publish(article: Article) -> None:
+        # Wait for the ack: the seen-store marks the item only after this returns, so nothing is lost.
+        producer.send(topic, key=article.id.encode(), value=encode(article)).get(timeout=_ACK_TIMEOUT_S)
+
+    service = IngestService(
+        feeds=feeds,
+        fetcher=Fetcher(timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent),
+        store=SeenStore(cfg.state_db),
+        publish=publish,
+        metrics=metrics,
+        default_interval_s=cfg.poll_interval_s,
+    )
+    _log.info("ingest.ready", feeds=len(feeds), feeds_file=str(cfg.feeds_file), once=once)
+    return _IngestStage("ingest", once, service, producer)
+
+
+def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:
+    """Return the matcher: articles → NER + watchlists → matches topic (keyed by rule id).
+
+    Keying matches by rule sends every match of one watchlist to the same partition, hence to the same
+    alerter instance, which is what lets that instance deduplicate alerts on its own.
+    """
+    from monitor.matching.engine import MatchEngine
+
+    cfg = settings.match
+    engine = MatchEngine.load(cfg.rules_dir, cfg.spacy_models, cfg.default_language)
+    metrics.rules_loaded.set(engine.rule_count)
+    producer = bus.producer()
+    topics = bus.settings.topics
+
+    def handle(article: Article) -> None:
+        with metrics.match_duration.time():
+            matches = engine.match(article)
+        metrics.articles_matched.inc()
+        for match in matches:
+            producer.send(topics.matches, key=match.rule.encode(), value=encode(match))
+            metrics.matches.labels(rule=match.rule).inc()
+            _log.info("match.found", rule=match.rule, article_id=article.id, score=match.score)
+
+    loop: ConsumerLoop[Article] = ConsumerLoop(
+        consumer=bus.consumer(f"{bus.settings.group_prefix}-match", topics.articles, max_poll_records=20),
+        producer=producer,
+        deadletter=DeadLetter(producer, topics.deadletter),
+        topic=topics.articles,
+        model=Article,
+        handle=handle,
+        metrics=metrics,
+    )
+    _log.info("match.ready", rules=engine.rule_count, rules_dir=str(cfg.rules_dir))
+    return _ConsumingStage("match", loop, producer)
+
+
+def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: TextIO = sys.stdout) -> Stage:
+    """Return the alerter: matches → outbox → delivery (console, JSONL log, apprise) → alerts topic."""
+    from monitor.alerting.service import build_alerter
+
+    alerter = build_alerter(settings.alert, metrics, console=console)
+    retried = alerter.retry_pending()
+    if retried:
+        _log.info("alert.retried_pending", alerts=retried)
+    producer = bus.producer()
+    topics = bus.settings.topics
+
+    def handle(match: Match) -> None:
+        alert = alerter.handle(match)
+        if alert is not None:
+            producer.send(topics.alerts, key=alert.rule.encode(), value=encode(alert))
+
+    loop: ConsumerLoop[Match] = ConsumerLoop(
+        consumer=bus.consumer(f"{bus.settings.group_prefix}-alert", topics.matches),
+        producer=producer,
+        deadletter=DeadLetter(producer, topics.deadletter),
+        topic=topics.matches,
+        model=Match,
+        handle=handle,
+        metrics=metrics,
+    )
+    return _ConsumingStage("alert", loop, producer)

@@ -1,0 +1,122 @@
+"""The ``newsmon`` command: parse arguments, load settings once, configure logging, wire, run."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from monitor import __version__
+from monitor.errors import NewsmonError
+from monitor.logs import configure_logging, get_logger
+from monitor.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+_log = get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsmon", description="Streaming news-monitoring alerts.")
+    p.add_argument("--version", action="version", version=f"newsmon {__version__}")
+    p.add_argument("--config", type=Path, help="YAML config file (default: $NEWSMON_CONFIG; env vars override it)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the whole pipeline (embedded broker unless kafka.bootstrap_servers is set)")
+    demo = sub.add_parser("demo", help="run the pipeline once over a bundled sample feed, offline")
+    demo.add_argument("--workdir", type=Path, default=Path("var/demo"), help="where the demo writes (emptied)")
+    broker = sub.add_parser("broker", help="run only the embedded Kafka-protocol broker")
+    broker.add_argument("--port", type=int, default=9092, help="loopback port (default 9092)")
+    ingest = sub.add_parser("ingest", help="run only the feed ingestor (needs kafka.bootstrap_servers)")
+    ingest.add_argument("--once", action="store_true", help="poll every feed once, then exit")
+    sub.add_parser("match", help="run only the rules-and-NER matcher (needs kafka.bootstrap_servers)")
+    sub.add_parser("alert", help="run only the alerter (needs kafka.bootstrap_servers)")
+
+    rules = sub.add_parser("rules", help="work with watchlists")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+    test = rules_sub.add_parser("test", help="run NER + watchlists on text, JSON or RSS/Atom files")
+    test.add_argument("--rules", type=Path, default=None, help="rules folder (default: match.rules_dir)")
+    test.add_argument("--format", choices=["text", "json"], default="text")
+    test.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    return p
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _log.info("signal.received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _run_broker(settings: Settings, port: int) -> int:
+    from monitor.bus.broker import EmbeddedBroker
+    from monitor.bus.connection import Bus
+
+    stop = _stop_on_signals()
+    with EmbeddedBroker(port=port, binary=settings.kafka.tansu_bin) as broker:
+        Bus(tuple(broker.bootstrap_servers), settings.kafka, embedded=True).ensure_topics()
+        print(
+            f"embedded broker on {broker.bootstrap_servers[0]} (memory only: a restart loses every message)\n"
+            f"  point the stages at it: NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"{broker.bootstrap_servers[0]}\"]'",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            if not broker.alive():
+                _log.error("broker.died", port=broker.port)
+                return 1
+    return 0
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.app.runner import run_stages
+
+    if args.command == "run":
+        return run_stages(settings, stop=_stop_on_signals())
+    if args.command == "demo":
+        from monitor.demo import run_demo
+
+        return run_demo(settings, args.workdir).exit_code
+    if args.command == "broker":
+        return _run_broker(settings, args.port)
+    if args.command in ("ingest", "match", "alert"):
+        if settings.embedded_broker:
+            raise NewsmonError(
+                f"`newsmon {args.command}` runs one stage against a shared broker: set kafka.bootstrap_servers "
+                "(e.g. NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"127.0.0.1:9092\"]' after `newsmon broker`), "
+                "or use `newsmon run` for the whole pipeline on an embedded broker"
+            )
+        return run_stages(settings, [args.command], stop=_stop_on_signals(), once=getattr(args, "once", False))
+    if args.command == "rules" and args.rules_command == "test":
+        from monitor.matching.rules_test import run_rules_test
+
+        return run_rules_test(
+            list(args.paths), args.rules or settings.match.rules_dir, settings.match.spacy_models, args.format,
+            sys.stdout,
+        )
+    raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``newsmon`` command line; return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except NewsmonError as e:
+        print(f"newsmon: {e}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return _dispatch(args, settings)
+    except NewsmonError as e:
+        print(f"newsmon: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
