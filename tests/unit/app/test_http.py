@@ -1,0 +1,26 @@
+"""The /metrics and /healthz endpoint, over real HTTP."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from monitor.app.http import HttpEndpoint
+from monitor.metrics import Metrics
+
+
+def test_metrics_and_health() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.articles_published.labels(feed="f1").inc(3)
+    ready = [False]
+    endpoint = HttpEndpoint(metrics.registry, "127.0.0.1", 0, lambda: ready[0]).start()
+    try:
+        body = httpx.get(f"{endpoint.url}/metrics").text
+        assert 'newsmon_articles_published_total{feed="f1"} 3.0' in body
+        assert "newsmon_build_info" in body
+        assert httpx.get(f"{endpoint.url}/healthz").status_code == 503
+        ready[0] = True
+        assert httpx.get(f"{endpoint.url}/healthz").status_code == 200
+        assert httpx.get(f"{endpoint.url}/nope").status_code == 404
+    finally:
+        endpoint.stop()
