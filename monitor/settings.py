@@ -95,6 +95,9 @@ class AlertSettings(_Section):
     apprise_urls: list[SecretStr] = Field(
         default_factory=list, description="apprise URLs every alert is sent to (mailto://, tgram://, ...)."
     )
+    apprise_min_interval_s: float | None = Field(
+        None, ge=0, description="Least seconds between two notifications to one service; None: apprise's own."
+    )
     console: bool = Field(True, description="Print every alert on the terminal.")
     alert_log: Path = Field(Path("var/alerts.jsonl"), description="JSONL file every alert is appended to.")
     outbox_db: Path = Field(Path("var/alerts.sqlite3"), description="SQLite outbox: alerts stored before sending.")

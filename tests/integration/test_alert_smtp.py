@@ -1,0 +1,187 @@
+"""The alerter against a real SMTP server (aiosmtpd) through apprise's mailto:// plugin."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+
+from monitor.alerting.service import Alerter, build_alerter
+from monitor.metrics import Metrics
+from monitor.models import Article, EntityMention, Evidence, Match, article_id
+from monitor.settings import AlertSettings
+
+SENTENCE = "Lena Ostrova received Tomas Brenn in Valmont on Friday for talks on the northern rail link."
+LINK = "https://press.example.net/europe/2026/05/08/ostrova-brenn-valmont-talks"
+
+
+@dataclass
+class _Inbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    recipients: list[list[str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _mailto(port: int) -> str:
+    # mailto:// (not mailtos://) is plain SMTP: no STARTTLS; no user:password, so no AUTH either.
+    # cto: connect timeout in seconds, so a dead server fails fast.
+    return f"mailto://127.0.0.1:{port}/desk@example.org?from=newsmon@example.org&cto=2&retry=0"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[_Inbox, int]]:
+    """Run a real SMTP server on a free loopback port."""
+    inbox, port = _Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _match() -> Match:
+    url = LINK
+    article = Article(
+        id=article_id(None, url),
+        feed_id="press-europe",
+        url=url,
+        title="Ostrova and Brenn hold rail talks in Valmont",
+        text=SENTENCE + " Both sides called the meeting constructive.",
+        language="en",
+        published=datetime(2026, 5, 8, 14, 0, tzinfo=UTC),
+    )
+    evidence = Evidence(
+        condition="two_leaders_meet",
+        sentence=SENTENCE,
+        entities=(
+            EntityMention(text="Lena Ostrova", label="PER", start=0, end=12, entity_id="lena_ostrova"),
+            EntityMention(text="Tomas Brenn", label="PER", start=22, end=33, entity_id="tomas_brenn"),
+        ),
+        terms=("received", "talks"),
+    )
+    return Match(
+        id=Match.make_id("leaders_meeting", article.id),
+        rule="leaders_meeting",
+        rule_name="Leaders meeting",
+        severity="high",
+        score=2.0,
+        article=article,
+        evidence=(evidence,),
+        entities=("lena_ostrova", "tomas_brenn"),
+        matched_at=datetime(2026, 5, 8, 14, 5, tzinfo=UTC),
+    )
+
+
+def _alerter(tmp_path: Path, port: int, metrics: Metrics) -> Alerter:
+    settings = AlertSettings(
+        apprise_urls=[SecretStr(_mailto(port))],
+        console=True,
+        alert_log=tmp_path / "alerts.jsonl",
+        outbox_db=tmp_path / "alerts.sqlite3",
+    )
+    return build_alerter(settings, metrics, console=io.StringIO())
+
+
+def _deliveries(metrics: Metrics, channel: str, outcome: str) -> float:
+    return (
+        metrics.registry.get_sample_value(
+            "newsmon_deliveries_total", {"channel": channel, "outcome": outcome}
+        )
+        or 0.0
+    )
+
+
+def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[_Inbox, int], metrics: Metrics) -> None:
+    inbox, port = smtp
+    alerter = _alerter(tmp_path, port, metrics)
+    try:
+        alert = alerter.handle(_match())
+        assert alert is not None
+        assert len(inbox.messages) == 1
+        message = inbox.messages[0]
+        assert (
+            message["Subject"]
+            == alert.title
+            == "[leaders_meeting] Ostrova and Brenn hold rail talks in Valmont"
+        )
+        assert inbox.recipients[0] == ["desk@example.org"]
+        body = message.get_body(preferencelist=("plain", "html"))
+        assert body is not None
+        text = body.get_content()
+        assert "«Lena Ostrova» received «Tomas Brenn» in Valmont on Friday" in text
+        assert LINK in text
+        assert _deliveries(metrics, "apprise", "ok") == 1
+        assert alerter.outbox.pending() == []
+
+        assert alerter.handle(_match()) is None  # the same Match, re-delivered
+        assert len(inbox.messages) == 1
+    finally:
+        alerter.outbox.close()
+
+
+def test_smtp_down_leaves_the_alert_pending(tmp_path: Path, metrics: Metrics) -> None:
+    port = _free_port()  # nothing listens there
+    alerter = _alerter(tmp_path, port, metrics)
+    try:
+        alert = alerter.handle(_match())
+        assert alert is not None
+        assert alerter.outbox.pending() == [alert]
+        stored = alerter.outbox.get(alert.id)
+        assert stored is not None
+        assert stored.pending_channels == ["apprise"]
+        assert "127.0.0.1" not in stored.deliveries["apprise"].detail  # no URL part in what we store
+        assert _deliveries(metrics, "apprise", "error") == 1
+        assert _deliveries(metrics, "log", "ok") == 1
+        assert _deliveries(metrics, "console", "ok") == 1
+    finally:
+        alerter.outbox.close()
+
+
+def test_pending_alert_is_sent_once_the_server_is_back(tmp_path: Path, metrics: Metrics) -> None:
+    port = _free_port()
+    alerter = _alerter(tmp_path, port, metrics)
+    try:
+        alert = alerter.handle(_match())
+        assert alert is not None
+        inbox = _Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            # a restarted alerter: new channels, same outbox file
+            alerter.outbox.close()
+            alerter = _alerter(tmp_path, port, metrics)
+            assert alerter.retry_pending() == 1
+            assert alerter.retry_pending() == 0
+        finally:
+            controller.stop()
+        assert [m["Subject"] for m in inbox.messages] == [alert.title]
+        assert alerter.outbox.pending() == []
+    finally:
+        alerter.outbox.close()
