@@ -13,10 +13,15 @@ from typing import Protocol, TextIO
 
 from kafka import KafkaProducer
 
+from monitor.alerting.service import build_alerter
 from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
 from monitor.bus.serde import encode
+from monitor.ingest.feeds import load_feeds
+from monitor.ingest.fetch import Fetcher
+from monitor.ingest.seen import SeenStore
+from monitor.ingest.service import IngestService
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article, Match
@@ -54,16 +59,21 @@ class _ConsumingStage:
 class _IngestStage:
     name: str
     once: bool
-    service: object = field(repr=False)
+    service: IngestService = field(repr=False)
+    fetcher: Fetcher = field(repr=False)
+    store: SeenStore = field(repr=False)
     producer: KafkaProducer = field(repr=False)
 
     def run(self, stop: threading.Event) -> None:
         try:
             if self.once:
-                self.service.poll_all()  # type: ignore[attr-defined]
+                self.service.poll_all()
             else:
-                self.service.run(stop)  # type: ignore[attr-defined]
+                self.service.run(stop)
         finally:
+            # Closed only after run() returned: a poll still publishing must finish with them open.
+            self.fetcher.close()
+            self.store.close()
             self.producer.close(timeout=10)
 
 
@@ -72,11 +82,6 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
 
     ``once`` polls every feed a single time and returns (demo and ``newsmon ingest --once``).
     """
-    from monitor.ingest.feeds import load_feeds
-    from monitor.ingest.fetch import Fetcher
-    from monitor.ingest.seen import SeenStore
-    from monitor.ingest.service import IngestService
-
     cfg = settings.ingest
     feeds = load_feeds(cfg.feeds_file)
     producer = bus.producer()
@@ -86,16 +91,18 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
         # Wait for the ack: the seen-store marks the item only after this returns, so nothing is lost.
         producer.send(topic, key=article.id.encode(), value=encode(article)).get(timeout=_ACK_TIMEOUT_S)
 
+    fetcher = Fetcher(timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent)
+    store = SeenStore(cfg.state_db)
     service = IngestService(
         feeds=feeds,
-        fetcher=Fetcher(timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent),
-        store=SeenStore(cfg.state_db),
+        fetcher=fetcher,
+        store=store,
         publish=publish,
         metrics=metrics,
         default_interval_s=cfg.poll_interval_s,
     )
     _log.info("ingest.ready", feeds=len(feeds), feeds_file=str(cfg.feeds_file), once=once)
-    return _IngestStage("ingest", once, service, producer)
+    return _IngestStage("ingest", once, service, fetcher, store, producer)
 
 
 def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:
@@ -136,8 +143,6 @@ def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:
 
 def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: TextIO = sys.stdout) -> Stage:
     """Return the alerter: matches → outbox → delivery (console, JSONL log, apprise) → alerts topic."""
-    from monitor.alerting.service import build_alerter
-
     alerter = build_alerter(settings.alert, metrics, console=console)
     retried = alerter.retry_pending()
     if retried:

@@ -1,0 +1,219 @@
+"""Parsing: feeds in, plain-text Articles out, problems reported instead of raised."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.ingest.parse import html_to_text, parse_feed
+from monitor.models import article_id
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel>
+  <title>Exemple</title><link>https://news.example/</link><language>fr-FR</language>
+  <item>
+    <title>Sommet &lt;b&gt;Paris&lt;/b&gt; &amp;amp; Berlin</title>
+    <link>/monde/1?utm_source=rss</link>
+    <guid isPermaLink="false">urn:news:1</guid>
+    <description>&lt;p&gt;Les dirigeants se sont
+      &lt;a href="/x"&gt;rencontr\xc3\xa9s&lt;/a&gt;.&lt;/p&gt;
+      &lt;script&gt;evil()&lt;/script&gt;</description>
+    <content:encoded><![CDATA[<h2>Titre</h2><p>Texte   complet&nbsp;ici.</p>
+      <p>Second paragraphe.</p>]]></content:encoded>
+    <pubDate>Tue, 10 Jun 2025 14:30:00 +0200</pubDate>
+  </item>
+  <item>
+    <title>Sans date</title>
+    <link>monde/2</link>
+    <description>Court.</description>
+  </item>
+  <item>
+    <title>Date bizarre</title>
+    <link>https://news.example/monde/3</link>
+    <pubDate>mer., 3 sept. 2025</pubDate>
+  </item>
+</channel>
+</rss>
+"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-GB">
+  <title>Example</title><id>urn:feed</id><updated>2025-01-02T00:00:00Z</updated>
+  <link href="https://atom.example/"/>
+  <entry>
+    <title type="html">&lt;i&gt;Leaders&lt;/i&gt; meet</title>
+    <link href="/e/1"/>
+    <id>urn:entry:1</id>
+    <updated>2025-01-02T10:00:00+02:00</updated>
+    <summary>Short summary.</summary>
+    <content type="html">&lt;p&gt;The full &lt;b&gt;text&lt;/b&gt;.&lt;/p&gt;</content>
+  </entry>
+  <entry xml:lang="fr">
+    <title>Les dirigeants</title>
+    <link href="https://atom.example/e/2"/>
+    <id>urn:entry:2</id>
+    <published>2025-01-03T08:00:00Z</published>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Bonjour</p></div></content>
+  </entry>
+</feed>
+"""
+
+
+def test_rss_items_become_plain_text_articles_with_absolute_links() -> None:
+    result = parse_feed("ex", RSS, "https://news.example/feeds/rss.xml", tags=("monde",))
+    assert [a.title for a in result.articles] == ["Sommet Paris & Berlin", "Sans date", "Date bizarre"]
+    first, second, third = result.articles
+    assert first.url == "https://news.example/monde/1?utm_source=rss"
+    assert first.guid == "urn:news:1"
+    assert first.id == article_id("urn:news:1", first.url)
+    assert first.summary == "Les dirigeants se sont rencontrés."
+    assert first.text == "Titre\nTexte complet ici.\nSecond paragraphe."
+    assert first.published == datetime(2025, 6, 10, 12, 30, tzinfo=UTC)
+    assert first.language == "fr"
+    assert first.tags == ("monde",)
+    assert first.feed_id == "ex"
+    # relative to the feed's own URL, not to the site
+    assert second.url == "https://news.example/feeds/monde/2"
+    assert second.guid is None
+    assert second.id == article_id(None, second.url)
+    assert second.text == second.summary == "Court."
+    assert second.published is None
+    assert third.published is None  # French date feedparser cannot read: no crash, no date
+    assert result.problems == []
+
+
+def test_link_is_resolved_against_the_feed_link_without_base_url() -> None:
+    result = parse_feed("ex", RSS)
+    assert result.articles[0].url == "https://news.example/monde/1?utm_source=rss"
+
+
+def test_atom_entries_with_languages_from_xml_lang() -> None:
+    result = parse_feed("atom", ATOM, "https://atom.example/feed.atom", language="de")
+    assert result.problems == []
+    first, second = result.articles
+    assert first.title == "Leaders meet"
+    assert first.url == "https://atom.example/e/1"
+    assert first.summary == "Short summary."
+    assert first.text == "The full text."
+    assert first.published == datetime(2025, 1, 2, 8, 0, tzinfo=UTC)  # from <updated>
+    assert first.language == "en"
+    assert second.language == "fr"
+    assert second.text == "Bonjour"
+    assert second.published == datetime(2025, 1, 3, 8, 0, tzinfo=UTC)
+
+
+def test_rss1_rdf_feed() -> None:
+    rdf = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://dw.example/"><title>DW</title><link>https://dw.example/</link>
+    <dc:language>en</dc:language></channel>
+  <item rdf:about="https://dw.example/a"><title>RDF item</title><link>https://dw.example/a</link>
+    <dc:date>2025-02-01T12:00:00Z</dc:date></item>
+</rdf:RDF>"""
+    result = parse_feed("dw", rdf)
+    (article,) = result.articles
+    assert (article.title, article.url, article.language) == ("RDF item", "https://dw.example/a", "en")
+    assert article.published == datetime(2025, 2, 1, 12, tzinfo=UTC)
+
+
+def test_language_hint_is_the_fallback() -> None:
+    rss = b'<rss version="2.0"><channel><title>t</title><item><title>x</title><link>https://a.example/1</link></item></channel></rss>'
+    assert parse_feed("a", rss, language="fr-CA").articles[0].language == "fr"
+    assert parse_feed("a", rss).articles[0].language is None
+
+
+def test_bozo_feed_keeps_its_good_items_and_reports_the_problem() -> None:
+    broken = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>B</title>
+<item><title>Good one</title><link>https://b.example/1</link></item>
+<item><title>Bad & unescaped</title><link>https://b.example/2</link></item>
+<item><title>Good two</title><link>https://b.example/3</link></item>
+</channel>"""
+    result = parse_feed("b", broken)
+    assert [a.url for a in result.articles] == [
+        "https://b.example/1",
+        "https://b.example/2",
+        "https://b.example/3",
+    ]
+    assert len(result.problems) == 1
+    assert result.problems[0].startswith("malformed feed:")
+    assert result.is_feed
+
+
+def test_items_without_guid_or_link_are_skipped_with_a_problem() -> None:
+    rss = b"""<rss version="2.0"><channel><title>t</title>
+<item><title>Orphan</title><description>no id at all</description></item>
+<item><title>Kept</title><guid>https://g.example/kept?utm_medium=x</guid></item>
+</channel></rss>"""
+    result = parse_feed("g", rss)
+    (kept,) = result.articles
+    assert kept.url == "https://g.example/kept?utm_medium=x"  # a permalink GUID stands in for the link
+    assert kept.id == article_id(None, "https://g.example/kept")
+    assert result.problems == ["item 1: skipped: no GUID and no link, so no stable id"]
+
+
+def test_duplicate_guids_keep_the_first_item() -> None:
+    rss = b"""<rss version="2.0"><channel><title>t</title>
+<item><title>One</title><guid>same</guid><link>https://d.example/1</link></item>
+<item><title>Two</title><guid>same</guid><link>https://d.example/2</link></item>
+</channel></rss>"""
+    result = parse_feed("d", rss)
+    assert [a.title for a in result.articles] == ["One"]
+    assert result.problems[0].startswith("item 2: skipped: duplicate")
+
+
+def test_missing_title_falls_back_to_the_summary() -> None:
+    rss = (
+        b"""<rss version="2.0"><channel><title>t</title>
+<item><link>https://t.example/1</link><description>"""
+        + b"word " * 60
+        + b"""</description></item>
+</channel></rss>"""
+    )
+    (article,) = parse_feed("t", rss).articles
+    assert article.title.startswith("word word")
+    assert article.title.endswith("…")
+    assert len(article.title) <= 120
+
+
+@pytest.mark.parametrize("data", [b"", b"<html><body><p>Not a feed</p></body></html>", b"\x00\xff garbage"])
+def test_non_feeds_yield_nothing_and_say_so(data: bytes) -> None:
+    result = parse_feed("x", data)
+    assert result.articles == []
+    assert not result.is_feed
+    assert "not an RSS or Atom feed" in result.problems
+
+
+def test_hostile_xml_is_not_expanded() -> None:
+    xxe = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>t</title><item><title>x&xxe;</title><link>https://h.example/1</link></item>
+</channel></rss>"""
+    (article,) = parse_feed("h", xxe).articles
+    assert "root:" not in article.title
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("plain   text\n here", "plain text here"),
+        ("<p>One</p><p>Two<br>Three</p>", "One\nTwo\nThree"),
+        ("A &amp; B &eacute;t&#233; <b>bold</b>", "A & B été bold"),
+        ("<style>p{}</style><p>kept</p><script>x()</script>", "kept"),
+        ("R&D < 5%", "R&D < 5%"),
+        ("", ""),
+    ],
+)
+def test_html_to_text(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+def test_plain_text_keeps_its_paragraphs() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+<entry><title>x</title><id>urn:1</id><summary type="text">First  paragraph.
+
+Second paragraph.</summary></entry></feed>"""
+    (article,) = parse_feed("p", atom).articles
+    assert article.summary == "First paragraph.\nSecond paragraph."
