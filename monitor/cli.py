@@ -10,13 +10,17 @@ from pathlib import Path
 from types import FrameType
 
 from monitor import __version__
+from monitor.commands import CommandHandler
 from monitor.errors import NewsmonError
 from monitor.logs import configure_logging, get_logger
+from monitor.matching.cli import register as register_matching
 from monitor.settings import Settings, load_settings
 
 __all__ = ["main"]
 
 _log = get_logger(__name__)
+
+_AREA_COMMANDS = (register_matching,)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,12 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("match", help="run only the rules-and-NER matcher (needs kafka.bootstrap_servers)")
     sub.add_parser("alert", help="run only the alerter (needs kafka.bootstrap_servers)")
 
-    rules = sub.add_parser("rules", help="work with watchlists")
-    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
-    test = rules_sub.add_parser("test", help="run NER + watchlists on text, JSON or RSS/Atom files")
-    test.add_argument("--rules", type=Path, default=None, help="rules folder (default: match.rules_dir)")
-    test.add_argument("--format", choices=["text", "json"], default="text")
-    test.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    # Each area adds its own commands (`newsmon rules ...`, ...): they set `handler` on the namespace.
+    for register in _AREA_COMMANDS:
+        register(sub)
     return p
 
 
@@ -94,13 +95,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 "or use `newsmon run` for the whole pipeline on an embedded broker"
             )
         return run_stages(settings, [args.command], stop=_stop_on_signals(), once=getattr(args, "once", False))
-    if args.command == "rules" and args.rules_command == "test":
-        from monitor.matching.rules_test import run_rules_test
-
-        return run_rules_test(
-            list(args.paths), args.rules or settings.match.rules_dir, settings.match.spacy_models, args.format,
-            sys.stdout,
-        )
+    handler: CommandHandler | None = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args, settings)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
 
 
