@@ -1,3 +1,5 @@
-"""matching stage."""
+"""Matching stage: watched entities (gazetteer + spaCy NER) and YAML watchlists turn Articles into Matches."""
 
-__all__: list[str] = []
+from monitor.matching.engine import Analysis, MatchEngine
+
+__all__ = ["Analysis", "MatchEngine"]

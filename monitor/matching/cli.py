@@ -16,7 +16,11 @@ def _rules_test(args: argparse.Namespace, settings: Settings) -> int:
     from monitor.matching.rules_test import run_rules_test
 
     return run_rules_test(
-        list(args.paths), args.rules or settings.match.rules_dir, settings.match.spacy_models, args.format, sys.stdout
+        list(args.paths),
+        args.rules or settings.match.rules_dir,
+        settings.match.spacy_models,
+        args.format,
+        sys.stdout,
     )
 
 

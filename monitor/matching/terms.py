@@ -1,0 +1,126 @@
+"""Keyword terms: matched on lemmas, surfaces and a little inflection, one sentence at a time.
+
+A term is one or more words ("rencontrer", "défilé militaire", "poignée de main"). A word of a term
+matches a token when it equals the token's folded lemma or surface; when it ends with ``*`` and is a
+prefix of either ("переговор*"); or, for words of five letters or more, when the surface extends it by
+at most three letters ("rencontre" → "rencontrés"). The last rule covers plurals and participles where
+no lemmatizer runs, or where it errs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from monitor.matching.text import Token, fold
+
+__all__ = ["Term", "TermHit", "TermIndex", "anchor"]
+
+_MIN_STEM = 5
+_MAX_SUFFIX = 3
+_ANCHOR_CHARS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A compiled term: the text as written and its folded words."""
+
+    source: str
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, source: str) -> Term:
+        """Compile ``source``; raise ValueError when it holds no word or misplaces a ``*``."""
+        words = tuple(fold(source).split())
+        if not words:
+            raise ValueError(f"term {source!r} is empty")
+        for word in words:
+            if "*" in word[:-1] or word == "*":
+                raise ValueError(f"term {source!r}: '*' may only end a word, after at least one letter")
+        return cls(source, words)
+
+    def match_at(self, tokens: Sequence[Token], i: int) -> int | None:
+        """Return the index after the last token if the term matches at ``tokens[i]``, else None."""
+        if i + len(self.words) > len(tokens):
+            return None
+        for k, word in enumerate(self.words):
+            if not word_matches(word, tokens[i + k]):
+                return None
+        return i + len(self.words)
+
+
+def word_matches(word: str, token: Token) -> bool:
+    """Return whether the folded term ``word`` matches ``token`` (see the module docstring)."""
+    if word.endswith("*"):
+        stem = word[:-1]
+        return token.text.startswith(stem) or token.lemma.startswith(stem)
+    if word == token.text or word == token.lemma:
+        return True
+    return (
+        len(word) >= _MIN_STEM and token.text.startswith(word) and len(token.text) - len(word) <= _MAX_SUFFIX
+    )
+
+
+def anchor(term: Term) -> str:
+    """Return the text that must occur at a word start for ``term`` to possibly match: the presearch key.
+
+    The first four letters of the first word survive most inflection ("rencontrer" → "rencontreront");
+    irregular forms whose first letters differ from the lemma ("recevoir" → "reçu") need their own term.
+    """
+    first = term.words[0].rstrip("*")
+    return first[:_ANCHOR_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """A term found in a sentence: token range ``[first, end)``."""
+
+    term: Term
+    first: int
+    end: int
+
+
+class TermIndex:
+    """A set of terms, indexed by their first word so a sentence is scanned once."""
+
+    def __init__(self, terms: Iterable[Term]) -> None:
+        self.terms = tuple(terms)
+        self._exact: dict[str, list[Term]] = {}
+        self._prefix: dict[str, list[Term]] = {}
+        for term in self.terms:
+            first = term.words[0]
+            if first.endswith("*"):
+                self._prefix.setdefault(first[:-1], []).append(term)
+            else:
+                self._exact.setdefault(first, []).append(term)
+        self._prefix_lengths = sorted({len(p) for p in self._prefix})
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def find(self, tokens: Sequence[Token]) -> list[TermHit]:
+        """Return every term occurrence in ``tokens``, in order."""
+        hits: list[TermHit] = []
+        for i, token in enumerate(tokens):
+            if not token.is_word:
+                continue
+            for term in self._candidates(token):
+                end = term.match_at(tokens, i)
+                if end is not None:
+                    hits.append(TermHit(term, i, end))
+        return hits
+
+    def _candidates(self, token: Token) -> list[Term]:
+        keys = {token.text, token.lemma}
+        for cut in range(1, _MAX_SUFFIX + 1):
+            if len(token.text) - cut >= _MIN_STEM:
+                keys.add(token.text[:-cut])
+        found: dict[int, Term] = {}
+        for key in keys:
+            for term in self._exact.get(key, ()):
+                found[id(term)] = term
+        for length in self._prefix_lengths:
+            for key in {token.text[:length], token.lemma[:length]}:
+                for term in self._prefix.get(key, ()):
+                    found[id(term)] = term
+        return list(found.values())
