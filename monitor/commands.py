@@ -12,5 +12,6 @@ __all__ = ["CommandHandler", "SubParsers"]
 
 #: What an area's ``register(sub)`` receives: the ``newsmon`` sub-command table.
 SubParsers: TypeAlias = "argparse._SubParsersAction[Any]"
-#: A command: parsed arguments and settings in, exit code out. Set it with ``parser.set_defaults(handler=...)``.
+#: A command: parsed arguments and settings in, exit code out.
+#: Set it with ``parser.set_defaults(handler=...)``.
 CommandHandler: TypeAlias = Callable[[argparse.Namespace, Settings], int]

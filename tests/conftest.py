@@ -24,4 +24,4 @@ def metrics() -> Metrics:
 @pytest.fixture
 def unique() -> Iterator[str]:
     """Return a fresh suffix for group ids and topic names (groups keep their session timeout)."""
-    yield uuid.uuid4().hex[:10]
+    return uuid.uuid4().hex[:10]

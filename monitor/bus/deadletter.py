@@ -1,4 +1,4 @@
-"""The dead-letter topic: where a message goes when it cannot be handled, with the reason, so nothing is lost."""
+"""The dead-letter topic: where a message that cannot be handled goes, with the reason, so nothing is lost."""
 
 from __future__ import annotations
 
@@ -13,9 +13,16 @@ __all__ = ["DeadLetter", "deadletter_record"]
 
 
 def deadletter_record(
-    *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, reason: str, error: str
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    reason: str,
+    error: str,
 ) -> bytes:
-    """Return the JSON envelope for a failed message: where it came from, why it failed, and the message itself.
+    """Return the JSON envelope of a failed message: where it came from, why it failed, and the message.
 
     The original value is kept as text when it is UTF-8 (readable by ops) and as base64 otherwise, so it
     can be replayed byte for byte.
@@ -45,9 +52,17 @@ class DeadLetter:
         self.topic = topic
 
     def send(
-        self, *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, reason: str, error: str
+        self,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        reason: str,
+        error: str,
     ) -> None:
-        """Store one failed message; raises if the broker does not take it (then the offset is not committed)."""
+        """Store one failed message; raise if the broker refuses it (the offset then stays uncommitted)."""
         payload = deadletter_record(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason, error=error
         )

@@ -31,4 +31,6 @@ def decode(value: bytes | None, model: type[M]) -> M:
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise MessageError(f"not a valid {model.__name__}: {where}: {first['msg']} ({e.error_count()} errors)") from e
+        raise MessageError(
+            f"not a valid {model.__name__}: {where}: {first['msg']} ({e.error_count()} errors)"
+        ) from e

@@ -21,7 +21,9 @@ from monitor.settings import KafkaSettings, TopicSettings
 
 def _bus(broker: EmbeddedBroker, unique: str) -> Bus:
     topics = TopicSettings(
-        articles=f"articles-{unique}", matches=f"matches-{unique}", alerts=f"alerts-{unique}",
+        articles=f"articles-{unique}",
+        matches=f"matches-{unique}",
+        alerts=f"alerts-{unique}",
         deadletter=f"deadletter-{unique}",
     )
     return Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics, partitions=3), embedded=True)
@@ -80,9 +82,13 @@ def test_consumer_loop_handles_commits_and_deadletters_bad_messages(
     group = f"match-{unique}"
     started = time.monotonic()
     loop = ConsumerLoop(
-        consumer=bus.consumer(group, topics.articles), producer=producer,
-        deadletter=DeadLetter(producer, topics.deadletter), topic=topics.articles, model=Article,
-        handle=handle, metrics=metrics,
+        consumer=bus.consumer(group, topics.articles),
+        producer=producer,
+        deadletter=DeadLetter(producer, topics.deadletter),
+        topic=topics.articles,
+        model=Article,
+        handle=handle,
+        metrics=metrics,
     )
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,))
@@ -101,17 +107,24 @@ def test_consumer_loop_handles_commits_and_deadletters_bad_messages(
     assert sorted(d["reason"] for d in dead) == ["handler_error", "invalid_message", "invalid_message"]
     assert {d["key"] for d in dead} == {"bad", "v9", "boom"}
     assert any(d["value"] == "{not json" for d in dead)
-    assert metrics.registry.get_sample_value(
-        "newsmon_messages_deadlettered_total", {"topic": topics.articles, "reason": "invalid_message"}
-    ) == 2
+    assert (
+        metrics.registry.get_sample_value(
+            "newsmon_messages_deadlettered_total", {"topic": topics.articles, "reason": "invalid_message"}
+        )
+        == 2
+    )
 
     # Offsets were committed: a new member of the same group gets nothing again.
     producer.send(topics.articles, key=b"a3", value=encode(_article(3))).get(timeout=10)
     again: list[str] = []
     loop2 = ConsumerLoop(
-        consumer=bus.consumer(group, topics.articles), producer=producer,
-        deadletter=DeadLetter(producer, topics.deadletter), topic=topics.articles, model=Article,
-        handle=lambda a: again.append(a.id), metrics=metrics,
+        consumer=bus.consumer(group, topics.articles),
+        producer=producer,
+        deadletter=DeadLetter(producer, topics.deadletter),
+        topic=topics.articles,
+        model=Article,
+        handle=lambda a: again.append(a.id),
+        metrics=metrics,
     )
     deadline = time.monotonic() + 20
     while "a3" not in again and time.monotonic() < deadline:

@@ -31,11 +31,14 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
 def test_readme_shows_the_two_commands() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "make run" in readme and "make test" in readme and "make demo" in readme
+    assert "make run" in readme
+    assert "make test" in readme
+    assert "make demo" in readme
 
 
 def test_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in [v for v in os.environ if v.startswith("NEWSMON_")]:
         monkeypatch.delenv(var)
     s = load_settings(REPO / "deploy" / "newsmon.example.yaml")
-    assert s.embedded_broker and s.kafka.partitions == 3
+    assert s.embedded_broker
+    assert s.kafka.partitions == 3

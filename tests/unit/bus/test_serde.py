@@ -34,8 +34,14 @@ def test_bad_messages_raise_message_error(value: bytes | None, needle: str) -> N
 
 
 def test_deadletter_record_keeps_the_original_bytes() -> None:
-    text = json.loads(deadletter_record(topic="t", partition=1, offset=7, key=b"k", value=b"{bad", reason="r", error="e"))
+    text = json.loads(
+        deadletter_record(topic="t", partition=1, offset=7, key=b"k", value=b"{bad", reason="r", error="e")
+    )
     assert (text["topic"], text["partition"], text["offset"], text["value"]) == ("t", 1, 7, "{bad")
-    raw = json.loads(deadletter_record(topic="t", partition=0, offset=0, key=None, value=b"\xff\x00", reason="r", error="e"))
+    raw = json.loads(
+        deadletter_record(
+            topic="t", partition=0, offset=0, key=None, value=b"\xff\x00", reason="r", error="e"
+        )
+    )
     assert base64.b64decode(raw["value_base64"]) == b"\xff\x00"
     assert raw["key"] is None
