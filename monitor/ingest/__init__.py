@@ -2,22 +2,36 @@
 
 from monitor.ingest.feeds import FeedConfig, load_feeds
 from monitor.ingest.fetch import FETCH_ERROR_KINDS, Fetcher, FetchResult, HTTPStatusError
+from monitor.ingest.fulltext import FullText
+from monitor.ingest.guard import GuardedTransport, is_public_address
+from monitor.ingest.language import detect_language
 from monitor.ingest.parse import ParseResult, html_to_text, parse_feed
-from monitor.ingest.seen import SeenStore, content_hash
-from monitor.ingest.service import FeedReport, IngestService
+from monitor.ingest.poll import FeedReport
+from monitor.ingest.reload import FeedsWatcher
+from monitor.ingest.schedule import PollPolicy
+from monitor.ingest.seen import FeedState, SeenStore, content_hash
+from monitor.ingest.service import IngestOptions, IngestService
 
 __all__ = [
     "FETCH_ERROR_KINDS",
     "FeedConfig",
     "FeedReport",
+    "FeedState",
+    "FeedsWatcher",
     "FetchResult",
     "Fetcher",
+    "FullText",
+    "GuardedTransport",
     "HTTPStatusError",
+    "IngestOptions",
     "IngestService",
     "ParseResult",
+    "PollPolicy",
     "SeenStore",
     "content_hash",
+    "detect_language",
     "html_to_text",
+    "is_public_address",
     "load_feeds",
     "parse_feed",
 ]

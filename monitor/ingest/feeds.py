@@ -7,7 +7,9 @@ Format (YAML)::
         url: https://www.france24.com/fr/rss
         language: fr                # optional hint, ISO 639-1 ('fr-FR' is read as 'fr')
         tags: [international]       # optional, copied onto every article
-        poll_interval_s: 600        # optional, overrides the default interval
+        poll_interval_s: 600        # optional, a fixed interval instead of the adaptive one
+        expected_period_s: 3600     # optional, how often it publishes; default: learned from its items
+        full_text: true             # optional, overrides ingest.full_text for this feed
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ class FeedConfig(BaseModel):
     url: str
     language: str | None = Field(None, description="ISO 639-1 hint, used when the feed declares none")
     tags: tuple[str, ...] = ()
-    poll_interval_s: float | None = Field(None, gt=0, description="overrides the default interval")
+    poll_interval_s: float | None = Field(None, gt=0, description="fixed interval, not the adaptive one")
+    expected_period_s: float | None = Field(
+        None, gt=0, description="seconds between two items; silent for long past it, the feed is stale"
+    )
+    full_text: bool | None = Field(None, description="fetch article pages for full text; None: the setting")
 
     @field_validator("url")
     @classmethod

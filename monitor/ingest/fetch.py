@@ -1,7 +1,8 @@
 """Fetch a feed's bytes: conditional GET over httpx, with timeouts and a size cap, or a local file.
 
 feedparser can fetch by itself but has no timeout and is dropping its etag/modified parameters, so
-newsmon fetches and hands feedparser the bytes.
+newsmon fetches and hands feedparser the bytes. Article pages for full-text extraction come through here
+too, with the same caps and the same refusal of private addresses.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from monitor.errors import FeedError
 from monitor.ingest.feeds import ALLOWED_SCHEMES, FeedConfig
+from monitor.ingest.guard import AddressBlockedError, GuardedTransport
 
 __all__ = ["FETCH_ERROR_KINDS", "FetchResult", "Fetcher", "HTTPStatusError"]
 
@@ -28,6 +30,7 @@ FETCH_ERROR_KINDS = frozenset(
         "invalid_url",  # scheme not allowed, no host, malformed URL
         "dns",  # the host name does not resolve (typically: no internet)
         "connect",  # refused, unreachable, TLS handshake failed
+        "blocked",  # the host is a private, loopback or reserved address and block_private is on
         "timeout",  # no answer or no complete body within timeout_s
         "http_status",  # 4xx or 5xx (see HTTPStatusError for the status and Retry-After)
         "too_large",  # body past max_bytes
@@ -41,6 +44,7 @@ _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9,"
     " */*;q=0.5"
 )
+_ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 _MAX_REDIRECTS = 5
 
 
@@ -70,7 +74,8 @@ class HTTPStatusError(FeedError):
 class Fetcher:
     """Fetch feeds over one pooled ``httpx.Client``; safe to share between threads.
 
-    ``transport`` is the swap point for tests and proxies; the default is httpx's own.
+    ``transport`` is the swap point for tests and proxies; the default is httpx's own, or with
+    ``block_private`` (the default) a GuardedTransport that refuses private and loopback addresses.
     """
 
     def __init__(
@@ -79,9 +84,13 @@ class Fetcher:
         max_bytes: int,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        *,
+        block_private: bool = True,
     ) -> None:
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
+        if transport is None and block_private:
+            transport = GuardedTransport()
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=True,
@@ -117,16 +126,45 @@ class Fetcher:
             return self._fetch_file(feed, etag)
         return self._fetch_http(feed, etag, last_modified)
 
+    def fetch_page(self, feed_id: str, url: str, max_bytes: int, timeout_s: float) -> FetchResult:
+        """Fetch an article page (http/https only) for full-text extraction, within its own caps.
+
+        ``file://`` is refused here: a feed item's link is written by the feed's server, and must never
+        make newsmon read a local file.
+
+        Raises:
+            FeedError: as for fetch(), with ``feed_id`` naming the feed the item came from.
+        """
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FeedError(feed_id, "invalid_url", f"article link scheme {scheme!r} is not http(s): {url}")
+        return self._get(feed_id, url, url, {"Accept": _ACCEPT_PAGE}, max_bytes, timeout_s)
+
     def _fetch_http(self, feed: FeedConfig, etag: str | None, last_modified: str | None) -> FetchResult:
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return self._get(
+            feed.id, feed.url, feed.display_url, headers, self.max_bytes, self.timeout_s, etag, last_modified
+        )
+
+    def _get(
+        self,
+        feed_id: str,
+        url: str,
+        display_url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        timeout_s: float,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult:
         # httpx's timeout bounds each read, not the whole body: a server trickling bytes is cut here.
-        deadline = time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + timeout_s
         try:
-            with self._client.stream("GET", feed.url, headers=headers) as response:
+            with self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response:
                 new_etag = response.headers.get("ETag")
                 new_modified = response.headers.get("Last-Modified")
                 final_url = str(response.url)
@@ -137,24 +175,24 @@ class Fetcher:
                     )
                 if response.status_code >= 400:
                     raise HTTPStatusError(
-                        feed.id,
+                        feed_id,
                         response.status_code,
                         response.reason_phrase,
                         _retry_after(response.headers.get("Retry-After")),
                     )
                 declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > self.max_bytes:
+                if declared.isdigit() and int(declared) > max_bytes:
                     raise FeedError(
-                        feed.id, "too_large", f"Content-Length {declared} > max_bytes {self.max_bytes}"
+                        feed_id, "too_large", f"Content-Length {declared} > max_bytes {max_bytes}"
                     )
                 body = bytearray()
                 # iter_bytes yields decompressed bytes, so the cap also stops gzip bombs.
                 for chunk in response.iter_bytes():
                     body += chunk
-                    if len(body) > self.max_bytes:
-                        raise FeedError(feed.id, "too_large", f"body past max_bytes {self.max_bytes}")
+                    if len(body) > max_bytes:
+                        raise FeedError(feed_id, "too_large", f"body past max_bytes {max_bytes}")
                     if time.monotonic() > deadline:
-                        raise FeedError(feed.id, "timeout", f"body not complete within {self.timeout_s:g} s")
+                        raise FeedError(feed_id, "timeout", f"body not complete within {timeout_s:g} s")
                 return FetchResult(
                     response.status_code,
                     bytes(body),
@@ -165,7 +203,7 @@ class Fetcher:
                     response.headers.get("Content-Type"),
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as e:
-            raise _wrap(feed, e) from e
+            raise _wrap(feed_id, url, display_url, e) from e
 
     def _fetch_file(self, feed: FeedConfig, etag: str | None) -> FetchResult:
         path = Path(url2pathname(urlsplit(feed.url).path))
@@ -189,23 +227,28 @@ class Fetcher:
         return FetchResult(200, data, file_etag, modified, False, feed.url)
 
 
-def _wrap(feed: FeedConfig, e: httpx.HTTPError | httpx.InvalidURL) -> FeedError:
+def _wrap(feed_id: str, url: str, where: str, e: httpx.HTTPError | httpx.InvalidURL) -> FeedError:
     """Return the FeedError for an httpx error, with a detail a user can act on."""
-    where = feed.display_url
     if isinstance(e, httpx.TimeoutException):
         return FeedError(
-            feed.id, "timeout", f"no answer within the timeout from {where} ({type(e).__name__})"
+            feed_id, "timeout", f"no answer within the timeout from {where} ({type(e).__name__})"
         )
     if isinstance(e, httpx.ConnectError):
+        if _caused_by(e, AddressBlockedError):
+            return FeedError(
+                feed_id,
+                "blocked",
+                f"{where}: {e}; private addresses are refused (ingest.block_private_addresses)",
+            )
         if _caused_by(e, socket.gaierror):
-            host = urlsplit(feed.url).hostname
-            return FeedError(feed.id, "dns", f"cannot resolve host {host!r} (no internet or DNS?): {e}")
-        return FeedError(feed.id, "connect", f"cannot connect to {where}: {e}")
+            host = urlsplit(url).hostname
+            return FeedError(feed_id, "dns", f"cannot resolve host {host!r} (no internet or DNS?): {e}")
+        return FeedError(feed_id, "connect", f"cannot connect to {where}: {e}")
     if isinstance(e, httpx.TooManyRedirects):
-        return FeedError(feed.id, "redirects", f"more than {_MAX_REDIRECTS} redirects from {where}")
+        return FeedError(feed_id, "redirects", f"more than {_MAX_REDIRECTS} redirects from {where}")
     if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return FeedError(feed.id, "invalid_url", f"{where}: {e}")
-    return FeedError(feed.id, "network", f"{where}: {type(e).__name__}: {e}")
+        return FeedError(feed_id, "invalid_url", f"{where}: {e}")
+    return FeedError(feed_id, "network", f"{where}: {type(e).__name__}: {e}")
 
 
 def _caused_by(e: BaseException, kind: type[BaseException]) -> bool:

@@ -1,39 +1,109 @@
-"""The seen-store: which articles were published (and with what content), and each feed's HTTP validators.
+"""The seen-store: which articles were published (and with what content), and each feed's state.
 
 It is what makes ingestion exactly-once from the reader's point of view: an item is marked only after the
-bus acknowledged it, so a crash between the two republishes it (at-least-once) but never loses it.
+bus acknowledged it, so a crash between the two republishes it (at-least-once) but never loses it. Each
+feed's state (HTTP validators, body hash, learned rhythm, failures) lives here too, so a restart neither
+refetches everything nor forgets a server's ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
+from collections.abc import Collection, Iterable
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
 
 from monitor.errors import ConfigError
 from monitor.models import Article
 
-__all__ = ["SeenStore", "content_hash"]
+__all__ = ["FeedState", "SeenStore", "body_hash", "content_hash"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     article_id     TEXT PRIMARY KEY,
     content_hash   TEXT NOT NULL,
     feed_id        TEXT NOT NULL,
     first_seen     REAL NOT NULL,
-    last_published REAL NOT NULL
+    last_published REAL NOT NULL,
+    last_seen      REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_id       TEXT PRIMARY KEY,
     etag          TEXT,
     last_modified TEXT,
-    updated       REAL NOT NULL
+    updated       REAL NOT NULL,
+    url           TEXT,
+    body_hash     TEXT,
+    parsed_at     REAL,
+    period_s      REAL,
+    last_new      REAL,
+    last_success  REAL,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    not_before    REAL
 );
 """
+# Version 1 (the walking skeleton) had neither last_seen nor the feed health columns.
+_MIGRATE_FROM_1 = """
+ALTER TABLE seen ADD COLUMN last_seen REAL NOT NULL DEFAULT 0;
+UPDATE seen SET last_seen = last_published;
+ALTER TABLE feed_state ADD COLUMN url TEXT;
+ALTER TABLE feed_state ADD COLUMN body_hash TEXT;
+ALTER TABLE feed_state ADD COLUMN parsed_at REAL;
+ALTER TABLE feed_state ADD COLUMN period_s REAL;
+ALTER TABLE feed_state ADD COLUMN last_new REAL;
+ALTER TABLE feed_state ADD COLUMN last_success REAL;
+ALTER TABLE feed_state ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feed_state ADD COLUMN not_before REAL;
+"""
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the ingestor remembers of a feed between polls and across restarts (times are Unix seconds)."""
+
+    url: str | None = None
+    """The URL the validators and body hash belong to: after an edit of the feed's URL they are void."""
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    """Hash of the last body fully published: the same bytes again need no parsing."""
+    parsed_at: float | None = None
+    """When the body was last parsed; every item still in the feed was seen then."""
+    period_s: float | None = None
+    """The learned seconds between two items of the feed."""
+    last_new: float | None = None
+    """When the feed last had something new: its newest item's date, or when a new item was first seen."""
+    last_success: float | None = None
+    failures: int = 0
+    """Failed polls in a row; 0 after a success."""
+    not_before: float | None = None
+    """Do not poll before this time (backoff, Retry-After), even after a restart."""
+
+
+_STATE_COLUMNS = tuple(f.name for f in fields(FeedState))
+# Built from the dataclass's field names, never from input: S608 does not apply.
+_SELECT_STATE = f"SELECT {', '.join(_STATE_COLUMNS)} FROM feed_state WHERE feed_id = ?"  # noqa: S608
+_UPSERT_STATE = (
+    f"INSERT INTO feed_state (feed_id, updated, {', '.join(_STATE_COLUMNS)})"  # noqa: S608
+    f" VALUES (?, ?, {', '.join('?' * len(_STATE_COLUMNS))}) ON CONFLICT(feed_id) DO UPDATE SET"
+    f" updated = excluded.updated, {', '.join(f'{c} = excluded.{c}' for c in _STATE_COLUMNS)}"
+)
+_PRUNE_SEEN = (
+    "DELETE FROM seen WHERE last_seen < ? AND (feed_id NOT IN (SELECT value FROM json_each(?))"
+    " OR last_seen < COALESCE((SELECT parsed_at FROM feed_state f WHERE f.feed_id = seen.feed_id), 0))"
+)
+_PRUNE_STATE = "DELETE FROM feed_state WHERE updated < ? AND feed_id NOT IN (SELECT value FROM json_each(?))"
+
+
+def body_hash(data: bytes) -> str:
+    """Return the hash of a feed body, to notice a server that sends the same bytes with a 200."""
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def content_hash(article: Article) -> str:
@@ -70,6 +140,8 @@ class SeenStore:
                 raise ConfigError(
                     f"{path}: seen-store schema {version} is newer than this newsmon's ({_SCHEMA_VERSION})"
                 )
+            if version == 1:
+                self._db.executescript(f"BEGIN; {_MIGRATE_FROM_1} COMMIT;")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.Error as e:
@@ -105,27 +177,42 @@ class SeenStore:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO seen (article_id, content_hash, feed_id, first_seen, last_published)"
-                " VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(article_id) DO UPDATE SET"
-                " content_hash = excluded.content_hash, last_published = excluded.last_published",
-                (article_id, content_hash, feed_id, now, now),
+                "INSERT INTO seen (article_id, content_hash, feed_id, first_seen, last_published, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(article_id) DO UPDATE SET content_hash = excluded.content_hash,"
+                " last_published = excluded.last_published, last_seen = excluded.last_seen",
+                (article_id, content_hash, feed_id, now, now, now),
             )
 
-    def get_feed_state(self, feed_id: str) -> tuple[str | None, str | None]:
-        """Return the ETag and Last-Modified of the feed's last complete fetch, for a conditional GET."""
+    def touch(self, article_ids: Iterable[str], when: float | None = None) -> None:
+        """Record that these articles are still listed in their feed, so pruning keeps them."""
+        when = time.time() if when is None else when
         with self._lock:
-            row = self._db.execute(
-                "SELECT etag, last_modified FROM feed_state WHERE feed_id = ?", (feed_id,)
-            ).fetchone()
-        return (row[0], row[1]) if row else (None, None)
-
-    def set_feed_state(self, feed_id: str, etag: str | None, last_modified: str | None) -> None:
-        """Record the validators of a fetch whose every item was published."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO feed_state (feed_id, etag, last_modified, updated) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(feed_id) DO UPDATE SET"
-                " etag = excluded.etag, last_modified = excluded.last_modified, updated = excluded.updated",
-                (feed_id, etag, last_modified, time.time()),
+            self._db.executemany(
+                "UPDATE seen SET last_seen = ? WHERE article_id = ?", ((when, i) for i in article_ids)
             )
+
+    def get_state(self, feed_id: str) -> FeedState:
+        """Return what is remembered of the feed; a fresh FeedState for a feed never polled."""
+        with self._lock:
+            row = self._db.execute(_SELECT_STATE, (feed_id,)).fetchone()
+        return FeedState(*row) if row else FeedState()
+
+    def put_state(self, feed_id: str, state: FeedState) -> None:
+        """Replace what is remembered of the feed."""
+        with self._lock:
+            self._db.execute(_UPSERT_STATE, (feed_id, time.time(), *astuple(state)))
+
+    def prune(self, older_than: float, active_feeds: Collection[str]) -> int:
+        """Forget articles not seen in any feed since ``older_than`` (Unix time); return how many.
+
+        An article is kept while its feed still lists it: a feed answering 304 for months still holds its
+        items, and forgetting them would republish them on the feed's next change. So a row goes only if
+        its feed is gone from the feeds file, or was parsed since and no longer listed it. The state of
+        feeds gone from the file and untouched since ``older_than`` goes too.
+        """
+        active = json.dumps(sorted(active_feeds))
+        with self._lock:
+            deleted = self._db.execute(_PRUNE_SEEN, (older_than, active)).rowcount
+            self._db.execute(_PRUNE_STATE, (older_than, active))
+        return int(deleted)

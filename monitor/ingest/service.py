@@ -1,99 +1,94 @@
-"""The ingest service: poll every feed on its interval, publish new or updated items, never stall.
+"""The ingest service: poll every feed on its own rhythm, politely, and never let one feed stall the rest.
 
-Feeds are polled concurrently, so one slow or dead feed never delays the others, and a feed's problems
-end in its report, its log line and its metrics, never in an exception that stops the loop.
+Feeds are polled concurrently by a pool of threads, at most ``max_per_host`` at once per host, each when
+its adaptive interval or backoff says (see schedule.py). The feeds file is re-read when edited, and the
+seen-store is pruned of items no feed lists any more. What one poll does is poll.py's business.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
+import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import datetime
-from types import TracebackType
+from dataclasses import dataclass, field
 
-from structlog.stdlib import BoundLogger
-
-from monitor.errors import FeedError
+from monitor.errors import ConfigError
 from monitor.ingest.feeds import FeedConfig
-from monitor.ingest.fetch import Fetcher, FetchResult
-from monitor.ingest.parse import ParseResult, parse_feed
-from monitor.ingest.seen import SeenStore, content_hash
+from monitor.ingest.fetch import Fetcher
+from monitor.ingest.fulltext import FullText
+from monitor.ingest.hosts import host_of, map_per_host
+from monitor.ingest.poll import FeedPoller, FeedReport, Gate
+from monitor.ingest.reload import FeedsWatcher
+from monitor.ingest.schedule import PollPolicy
+from monitor.ingest.seen import SeenStore
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article
+from monitor.settings import IngestSettings
 
-__all__ = ["FeedReport", "IngestService"]
+__all__ = ["FeedReport", "IngestOptions", "IngestService"]
 
 _log = get_logger(__name__)
+# Pruning is a maintenance chore: at start-up, then a few times a day is plenty.
+_PRUNE_EVERY_S = 6 * 3600.0
+_DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
-class FeedReport:
-    """The outcome of one poll of one feed: what the feeds table and the tests look at."""
+class IngestOptions:
+    """How the service polls: the schedule policy, concurrency, enrichment and housekeeping."""
 
-    feed_id: str
-    url: str
-    status: int | None = None
-    not_modified: bool = False
-    items: int = 0
-    published: int = 0
-    duplicates: int = 0
-    newest: datetime | None = None
-    problems: tuple[str, ...] = ()
-    error: FeedError | None = None
-    duration_s: float = 0.0
-    stopped: bool = False
-    """The service stopped before the poll finished; nothing after that point was done."""
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    workers: int = 16
+    max_per_host: int = 2
+    detect_language: bool = True
+    full_text: FullText | None = None
+    """The extractor; None never fetches article pages, whatever the feeds say."""
+    full_text_default: bool = False
+    retention_s: float | None = None
+    """Forget items unlisted for this long; None never prunes."""
+    reload_check_s: float = 5.0
+    drain_timeout_s: float = 30.0
 
-    @property
-    def ok(self) -> bool:
-        """Return whether the poll succeeded (items with problems still count as a success)."""
-        return self.error is None and not self.stopped
+    @classmethod
+    def from_settings(cls, cfg: IngestSettings, fetcher: Fetcher) -> IngestOptions:
+        """Return the options the settings describe; full-text pages are fetched with ``fetcher``.
 
-
-class _StoppedError(Exception):
-    """The service is stopping: a poll must not touch the store or publish any more."""
-
-
-class _Gate:
-    """Let store and publish work start only while the service runs, and wait for the work that started.
-
-    Fetches are not gated: they cannot be interrupted, touch nothing shared, and their result is dropped
-    once the service stops, so stopping never waits for a hung server.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._busy = 0
-        self.closed = False
-
-    def open(self) -> None:
-        with self._cond:
-            self.closed = False
-
-    def __enter__(self) -> None:
-        with self._cond:
-            if self.closed:
-                raise _StoppedError
-            self._busy += 1
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        with self._cond:
-            self._busy -= 1
-            self._cond.notify_all()
-
-    def close_and_drain(self, timeout_s: float) -> bool:
-        """Refuse new work and wait for the current work; return False if it outlived ``timeout_s``."""
-        with self._cond:
-            self.closed = True
-            return self._cond.wait_for(lambda: self._busy == 0, timeout_s)
+        Raises:
+            ConfigError: the interval bounds contradict each other.
+        """
+        try:
+            policy = PollPolicy(
+                default_interval_s=cfg.poll_interval_s,
+                min_interval_s=cfg.min_interval_s,
+                max_interval_s=cfg.max_interval_s,
+                backoff_max_s=cfg.backoff_max_s,
+                stale_after_periods=cfg.stale_after_periods,
+                stale_min_s=cfg.stale_min_s,
+            )
+        except ValueError as e:
+            raise ConfigError(f"ingest settings: {e} (ingest.min_interval_s, ingest.max_interval_s)") from e
+        full_text = FullText(
+            fetcher,
+            min_chars=cfg.full_text_min_chars,
+            max_bytes=cfg.full_text_max_bytes,
+            max_chars=cfg.full_text_max_chars,
+            timeout_s=cfg.full_text_timeout_s,
+        )
+        return cls(
+            policy=policy,
+            workers=cfg.workers,
+            max_per_host=cfg.max_per_host,
+            detect_language=cfg.detect_language,
+            full_text=full_text,
+            full_text_default=cfg.full_text,
+            retention_s=cfg.seen_retention_days * _DAY_S,
+            reload_check_s=cfg.reload_check_s,
+        )
 
 
 class IngestService:
@@ -101,199 +96,180 @@ class IngestService:
 
     ``publish`` sends one Article to the bus and returns only once it is acknowledged; if it raises,
     the item stays unseen and the feed's validators are not saved, so the next poll retries it.
+    ``watcher`` (optional) reloads the feeds file while ``run`` goes on.
     """
 
     def __init__(
         self,
-        feeds: list[FeedConfig],
+        feeds: Iterable[FeedConfig],
         fetcher: Fetcher,
         store: SeenStore,
         publish: Callable[[Article], None],
         metrics: Metrics,
-        default_interval_s: float,
+        options: IngestOptions | None = None,
         *,
-        max_workers: int = 16,
-        drain_timeout_s: float = 30.0,
+        watcher: FeedsWatcher | None = None,
+        rng: random.Random | None = None,
     ) -> None:
-        duplicates = sorted(i for i, n in Counter(feed.id for feed in feeds).items() if n > 1)
+        self.feeds = list(feeds)
+        duplicates = sorted(i for i, n in Counter(feed.id for feed in self.feeds).items() if n > 1)
         if duplicates:
             raise ValueError(f"duplicate feed ids: {duplicates}")
-        self.feeds = list(feeds)
-        self._fetcher = fetcher
+        self.options = options or IngestOptions()
         self._store = store
-        self._publish = publish
         self._metrics = metrics
-        self.default_interval_s = default_interval_s
-        self._max_workers = max_workers
-        self._drain_timeout_s = drain_timeout_s
-        self._gate = _Gate()
-
-    def interval_s(self, feed: FeedConfig) -> float:
-        """Return the seconds between two polls of ``feed``."""
-        return feed.poll_interval_s or self.default_interval_s
+        self._watcher = watcher
+        self._gate = Gate()
+        self._poller = FeedPoller(
+            fetcher,
+            store,
+            publish,
+            metrics,
+            self.options.policy,
+            detect_language=self.options.detect_language,
+            full_text=self.options.full_text,
+            full_text_default=self.options.full_text_default,
+            rng=rng,
+            gate=self._gate,
+        )
 
     def poll_feed(self, feed: FeedConfig) -> FeedReport:
-        """Poll ``feed`` once: fetch, parse, publish what is new; report problems instead of raising."""
-        started = time.monotonic()
-        base = FeedReport(feed.id, feed.display_url)
-        # A fresh logger per poll: the module-level one freezes its processors on first use once logging
-        # is configured, and then structlog.testing.capture_logs() no longer sees the feed's events.
-        log = get_logger(__name__).bind(feed=feed.id, url=feed.display_url)
-        try:
-            with self._gate:
-                etag, last_modified = self._store.get_feed_state(feed.id)
-            try:
-                result = self._fetcher.fetch(feed, etag, last_modified)
-            except FeedError as e:
-                self._metrics.feed_fetch_duration.observe(time.monotonic() - started)
-                return self._failed(base, e, started, log)
-            except Exception:
-                if self._gate.closed:  # the owner closed the fetcher under us while stopping
-                    raise _StoppedError from None
-                raise
-            with self._gate:
-                return self._handle(feed, base, result, started, log)
-        except _StoppedError:
-            return replace(base, stopped=True, duration_s=time.monotonic() - started)
+        """Poll ``feed`` once, now, whatever its schedule; report problems instead of raising."""
+        return self._poller.poll(feed)
 
     def poll_all(self) -> list[FeedReport]:
-        """Poll every feed once, concurrently, and return their reports in the order of the feeds."""
+        """Poll every feed once, concurrently within the host limits; return reports in feed order."""
         if not self.feeds:
             return []
-        workers = min(len(self.feeds), self._max_workers)
-        with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
-            reports = list(pool.map(self.poll_feed, self.feeds))
+        reports = map_per_host(self.poll_feed, self.feeds, self.options.workers, self.options.max_per_host)
         failed = [r.feed_id for r in reports if r.error is not None]
         _log.info("feeds polled", feeds=len(reports), failed=len(failed), failed_feeds=failed or None)
         return reports
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
-        """Poll each feed on its interval until ``stop`` is set; notice ``stop`` within ``tick_s``.
+        """Poll each feed when it is due until ``stop`` is set; notice ``stop`` within ``tick_s``.
 
-        A feed is never polled twice at once: if a poll outlives the interval, the next one starts when
-        it ends. On stop, queued polls are cancelled, polls that are publishing finish their current item,
-        and polls still waiting on a server are abandoned (their result is dropped).
+        A feed is never polled twice at once, nor more than ``max_per_host`` feeds of one host. A feed
+        that failed waits out its backoff, even across a restart. On stop, queued polls are cancelled,
+        polls that are publishing finish their current item, and polls still waiting on a server are
+        abandoned (their result is dropped).
         """
         self._gate.open()
-        _log.info("ingest started", feeds=len(self.feeds), default_interval_s=self.default_interval_s)
+        _log.info("ingest started", feeds=len(self.feeds), workers=self.options.workers)
         if not self.feeds:
             _log.warning("no feeds to poll; check the feeds file")
-        due = dict.fromkeys((feed.id for feed in self.feeds), time.monotonic())
-        running: dict[str, Future[FeedReport]] = {}
+        start = time.monotonic()
+        due = {feed.id: start + self._wait_s(feed) for feed in self.feeds}
+        running: dict[str, tuple[Future[FeedReport], str]] = {}
+        busy: Counter[str] = Counter()
         wake = threading.Event()  # set when a poll ends, so a short interval is not held up by a long one
-        pool = ThreadPoolExecutor(
-            max(1, min(len(self.feeds), self._max_workers)), thread_name_prefix="ingest"
-        )
+        pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="ingest")
+        next_reload = start + self.options.reload_check_s
+        next_prune = start
+        hosts: dict[str, str] = {}
+        hosts_of: list[FeedConfig] | None = None  # the feed list ``hosts`` was computed for
         try:
             while not stop.is_set():
                 wake.clear()  # before the scan: a poll ending during the scan still cuts the wait short
                 now = time.monotonic()
+                if self._watcher is not None and now >= next_reload:
+                    self._reload(due, now)
+                    next_reload = now + self.options.reload_check_s
+                if self.options.retention_s is not None and now >= next_prune:
+                    self.prune()
+                    next_prune = now + _PRUNE_EVERY_S
+                for feed_id, (future, host) in list(running.items()):
+                    if future.done():
+                        del running[feed_id]
+                        busy[host] -= 1
+                        report = _report(feed_id, future)
+                        if feed_id in due and report is not None and report.next_poll_s is not None:
+                            due[feed_id] = now + report.next_poll_s
+                # Hosts are parsed once per feed list: 1,000 URLs at every wake-up would cost real CPU.
+                if hosts_of is not self.feeds:
+                    hosts, hosts_of = {f.id: host_of(f) for f in self.feeds}, self.feeds
+                waits: list[float] = []
                 for feed in self.feeds:
-                    future = running.get(feed.id)
-                    if future is not None:
-                        if not future.done():
-                            continue
-                        del running[feed.id]
-                        _check(feed, future)
-                    if due[feed.id] <= now:
-                        running[feed.id] = pool.submit(self.poll_feed, feed)
-                        running[feed.id].add_done_callback(lambda _: wake.set())
-                        due[feed.id] = now + self.interval_s(feed)
-                idle = (due[feed.id] for feed in self.feeds if feed.id not in running)
-                wait = min(idle, default=math.inf) - time.monotonic()
-                wake.wait(min(tick_s, max(wait, 0.01)))
+                    host = hosts[feed.id]
+                    if feed.id in running or busy[host] >= self.options.max_per_host:
+                        continue  # a poll ending frees the slot and sets wake
+                    if due[feed.id] > now:
+                        waits.append(due[feed.id])
+                        continue
+                    future = pool.submit(self.poll_feed, feed)
+                    running[feed.id] = (future, host)
+                    busy[host] += 1
+                    # Until the poll says when it wants to run again, assume the default interval.
+                    due[feed.id] = now + self.options.policy.default_interval_s
+                    future.add_done_callback(lambda _: wake.set())
+                wake.wait(min(tick_s, max(min(waits, default=now + tick_s) - time.monotonic(), 0.01)))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-            if not self._gate.close_and_drain(self._drain_timeout_s):
-                _log.warning("ingest stopped while publishing", timeout_s=self._drain_timeout_s)
+            if not self._gate.close_and_drain(self.options.drain_timeout_s):
+                _log.warning("ingest stopped while publishing", timeout_s=self.options.drain_timeout_s)
             _log.info("ingest stopped")
 
-    def _handle(
-        self, feed: FeedConfig, base: FeedReport, result: FetchResult, started: float, log: BoundLogger
-    ) -> FeedReport:
-        m = self._metrics
-        if result.not_modified or result.content is None:
-            m.feed_fetch_duration.observe(time.monotonic() - started)
-            m.feed_fetches.labels(feed=feed.id, outcome="not_modified").inc()
-            m.feed_last_success.labels(feed=feed.id).set_to_current_time()
-            self._store.set_feed_state(feed.id, result.etag, result.last_modified)
-            log.debug("feed not modified", status=result.status)
-            return replace(
-                base, status=result.status, not_modified=True, duration_s=time.monotonic() - started
-            )
-
+    def prune(self) -> int:
+        """Forget the seen items no feed has listed for the retention period; return how many."""
+        if self.options.retention_s is None:
+            return 0
         try:
-            parsed = parse_feed(feed.id, result.content, result.url or feed.url, feed.language, feed.tags)
-        except Exception as e:  # parse_feed promises not to raise; a bug there must not stop the others
-            log.exception("feed parser crashed")
-            parsed = ParseResult([], [f"parser crashed: {type(e).__name__}: {e}"], is_feed=False)
-        m.feed_fetch_duration.observe(time.monotonic() - started)
-        report = replace(
-            base,
-            status=result.status,
-            items=len(parsed.articles),
-            problems=tuple(parsed.problems),
-            newest=max((a.published for a in parsed.articles if a.published), default=None),
+            pruned = self._store.prune(time.time() - self.options.retention_s, [f.id for f in self.feeds])
+        except Exception:  # housekeeping must not stop the polling; the next prune tries again
+            _log.exception("seen-store prune failed")
+            return 0
+        self._metrics.seen_pruned.inc(pruned)
+        if pruned:
+            _log.info("seen-store pruned", forgotten=pruned, retention_days=self.options.retention_s / _DAY_S)
+        return pruned
+
+    def _wait_s(self, feed: FeedConfig) -> float:
+        """Return how long a feed must wait at start-up: what is left of a backoff or Retry-After."""
+        not_before = self._store.get_state(feed.id).not_before
+        return max(0.0, not_before - time.time()) if not_before else 0.0
+
+    def _reload(self, due: dict[str, float], now: float) -> None:
+        """Apply an edit of the feeds file: new and changed feeds are due now, removed ones are dropped."""
+        assert self._watcher is not None
+        reload = self._watcher.check()
+        if reload is None:
+            return
+        self._metrics.feeds_reloads.labels(outcome="ok" if reload.feeds is not None else "error").inc()
+        if reload.feeds is None:
+            return
+        old = {feed.id: feed for feed in self.feeds}
+        new = {feed.id: feed for feed in reload.feeds}
+        removed = sorted(set(old) - set(new))
+        changed = sorted(i for i in new if old.get(i) != new[i])
+        for feed_id in removed:
+            due.pop(feed_id, None)
+            self._forget_gauges(feed_id)
+        for feed_id in changed:
+            due[feed_id] = now
+        self.feeds = list(reload.feeds)
+        _log.info("feeds updated", added_or_changed=changed or None, removed=removed or None)
+
+    def _forget_gauges(self, feed_id: str) -> None:
+        """Drop a removed feed's gauges, so it does not look stale or alive on a dashboard forever."""
+        m = self._metrics
+        gauges = (
+            m.feed_last_success,
+            m.feed_stale,
+            m.feed_last_new_item,
+            m.feed_expected_period,
+            m.feed_next_poll,
         )
-        if not parsed.is_feed:
-            error = FeedError(feed.id, "parse", "; ".join(parsed.problems) or "not a feed")
-            return self._failed(report, error, started, log)
-        if parsed.problems:
-            m.feed_errors.labels(feed=feed.id, kind="parse").inc()
-            log.warning("feed has problems", problems=parsed.problems, items=len(parsed.articles))
-
-        published = duplicates = 0
-        # Feeds list newest first; publishing oldest first keeps the topic in the order news happened.
-        for article in reversed(parsed.articles):
-            if self._gate.closed:
-                raise _StoppedError
-            digest = content_hash(article)
-            if not self._store.is_new(article.id, digest):
-                duplicates += 1
-                continue
-            try:
-                self._publish(article)
-            except Exception as e:
-                report = replace(report, published=published, duplicates=duplicates)
-                error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
-                log.error(
-                    "publish failed; the item will be retried next poll", article=article.id, error=str(e)
-                )
-                return self._failed(report, error, started, log, logged=True)
-            self._store.mark_published(article.id, digest, feed.id)
-            published += 1
-            m.articles_published.labels(feed=feed.id).inc()
-
-        # Saved only now: had a publish failed, a 304 next time would hide the unpublished items.
-        self._store.set_feed_state(feed.id, result.etag, result.last_modified)
-        if duplicates:
-            m.articles_duplicate.labels(feed=feed.id).inc(duplicates)
-        m.feed_fetches.labels(feed=feed.id, outcome="ok").inc()
-        m.feed_last_success.labels(feed=feed.id).set_to_current_time()
-        # Info only when something happened: thousands of quiet polls would drown the log.
-        (log.info if published else log.debug)(
-            "feed polled",
-            status=result.status,
-            items=len(parsed.articles),
-            published=published,
-            duplicates=duplicates,
-        )
-        return replace(
-            report, published=published, duplicates=duplicates, duration_s=time.monotonic() - started
-        )
-
-    def _failed(
-        self, report: FeedReport, error: FeedError, started: float, log: BoundLogger, *, logged: bool = False
-    ) -> FeedReport:
-        self._metrics.feed_fetches.labels(feed=report.feed_id, outcome="error").inc()
-        self._metrics.feed_errors.labels(feed=report.feed_id, kind=error.kind).inc()
-        if not logged:
-            log.warning("feed failed", kind=error.kind, error=error.detail)
-        return replace(report, error=error, duration_s=time.monotonic() - started)
+        for gauge in gauges:
+            with contextlib.suppress(KeyError):
+                gauge.remove(feed_id)
 
 
-def _check(feed: FeedConfig, future: Future[FeedReport]) -> None:
-    """Log a poll that raised: poll_feed reports feed problems, so this is a bug or a broken store."""
+def _report(feed_id: str, future: Future[FeedReport]) -> FeedReport | None:
+    """Return a finished poll's report; log a poll that raised (a bug or a broken store) and return None."""
+    if future.cancelled():
+        return None
     error = future.exception()
     if error is not None:
-        _log.error("feed poll crashed", feed=feed.id, url=feed.display_url, exc_info=error)
+        _log.error("feed poll crashed", feed=feed_id, exc_info=error)
+        return None
+    return future.result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import threading
@@ -28,6 +29,8 @@ Responder = Callable[["_Handler"], None]
 class Request:
     path: str
     headers: dict[str, str]
+    at: float = 0.0
+    """time.monotonic() when the request arrived."""
 
 
 @dataclass
@@ -38,9 +41,10 @@ class FeedServer:
     requests: list[Request] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     port: int = 0
+    host: str = "127.0.0.1"
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def requests_to(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
@@ -51,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         feeds = self.server.feeds
-        feeds.requests.append(Request(self.path, dict(self.headers.items())))
+        feeds.requests.append(Request(self.path, dict(self.headers.items()), time.monotonic()))
         responder = feeds.routes.get(self.path)
         if responder is None:
             self.send_error(404)
@@ -66,16 +70,17 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, feeds: FeedServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((feeds.host, 0), _Handler)
         self.feeds = feeds
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that timed out leaves a broken pipe behind; that is the point of those tests
 
 
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    feeds = FeedServer()
+@contextlib.contextmanager
+def serve_feeds(host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    """Run a FeedServer on a free port of ``host`` for as long as the context lasts."""
+    feeds = FeedServer(host=host)
     httpd = _Server(feeds)
     feeds.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -87,6 +92,12 @@ def server() -> Iterator[FeedServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with serve_feeds() as feeds:
+        yield feeds
 
 
 def rss(*items: tuple[str, str]) -> bytes:
@@ -101,7 +112,12 @@ def rss(*items: tuple[str, str]) -> bytes:
     return f"{head}{body}</channel></rss>".encode()
 
 
-def feed(body: bytes, etag: str | None = None, gzipped: bool = False) -> Responder:
+def feed(
+    body: bytes,
+    etag: str | None = None,
+    gzipped: bool = False,
+    content_type: str = "application/rss+xml; charset=utf-8",
+) -> Responder:
     """Serve ``body``; answer 304 to a conditional GET that carries ``etag``."""
 
     def respond(h: _Handler) -> None:
@@ -112,7 +128,7 @@ def feed(body: bytes, etag: str | None = None, gzipped: bool = False) -> Respond
             return
         data = gzip.compress(body) if gzipped else body
         h.send_response(200)
-        h.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(data)))
         if etag is not None:
             h.send_header("ETag", etag)
@@ -124,9 +140,13 @@ def feed(body: bytes, etag: str | None = None, gzipped: bool = False) -> Respond
     return respond
 
 
-def status(code: int) -> Responder:
+def status(code: int, retry_after: str | None = None) -> Responder:
     def respond(h: _Handler) -> None:
-        h.send_error(code)
+        h.send_response(code)
+        if retry_after is not None:
+            h.send_header("Retry-After", retry_after)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
 
     return respond
 
@@ -184,12 +204,12 @@ def make_rig(tmp_path: Path, metrics: Metrics) -> Iterator[Callable[..., Rig]]:
         publish: Callable[[Article], None] | None = None,
     ) -> Rig:
         published: list[Article] = []
-        fetcher = Fetcher(timeout_s=timeout_s, max_bytes=max_bytes, user_agent="newsmon-test/1")
+        fetcher = Fetcher(
+            timeout_s=timeout_s, max_bytes=max_bytes, user_agent="newsmon-test/1", block_private=False
+        )
         store = SeenStore(tmp_path / "var" / "ingest.sqlite3")
         closers.extend([fetcher.close, store.close])
-        service = IngestService(
-            feeds, fetcher, store, publish or published.append, metrics, default_interval_s=60
-        )
+        service = IngestService(feeds, fetcher, store, publish or published.append, metrics)
         return Rig(service, published, metrics, store)
 
     yield make
@@ -233,15 +253,25 @@ def test_changed_feed_conditional_get_and_restart(server: FeedServer, make_rig: 
     assert after.not_modified
     assert restarted.published == []
 
-    # a server that ignores conditional GET: the seen-store alone stops the repeats
+    # a server that ignores conditional GET: the same bytes are recognised by their hash, not parsed
     server.routes["/news"] = feed(rss(("c", "Third"), ("b", "Second"), ("a", "First, updated")), etag='"v3"')
     ignored = restarted.service.poll_feed(news)
-    assert (ignored.published, ignored.duplicates) == (0, 3)
+    assert (ignored.status, ignored.unchanged, ignored.items, ignored.published) == (200, True, 0, 0)
+    # ... and a body that differs only outside the items (a new lastBuildDate): the seen-store stops repeats
+    rebuilt = rss(("c", "Third"), ("b", "Second"), ("a", "First, updated")).replace(
+        b"<title>t</title>", b"<title>t2</title>"
+    )
+    server.routes["/news"] = feed(rebuilt)
+    again = restarted.service.poll_feed(news)
+    assert (again.unchanged, again.published, again.duplicates) == (False, 0, 3)
     assert restarted.published == []
     samples = rig.metrics.registry.get_sample_value
     assert samples("newsmon_articles_published_total", {"feed": "news"}) == 4
     assert samples("newsmon_feed_fetches_total", {"feed": "news", "outcome": "not_modified"}) == 2
+    assert samples("newsmon_feed_fetches_total", {"feed": "news", "outcome": "unchanged"}) == 1
     assert samples("newsmon_articles_duplicate_total", {"feed": "news"}) == 4
+    assert samples("newsmon_feed_http_responses_total", {"code": "304"}) == 2
+    assert samples("newsmon_feed_items_fetched_total", {"feed": "news"}) == 2 + 3 + 3
 
 
 def test_gzip_and_redirect_resolve_links_against_the_final_url(

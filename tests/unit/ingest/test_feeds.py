@@ -28,6 +28,8 @@ feeds:
     language: fr-FR
     tags: [international, fr]
     poll_interval_s: 120
+    expected_period_s: 900
+    full_text: true
   - id: local.sample
     url: file:///tmp/sample.xml
 """,
@@ -40,6 +42,8 @@ feeds:
             language="fr",
             tags=("international", "fr"),
             poll_interval_s=120,
+            expected_period_s=900,
+            full_text=True,
         ),
         FeedConfig(id="local.sample", url="file:///tmp/sample.xml"),
     ]
@@ -74,6 +78,14 @@ def test_shipped_feeds_file_is_valid() -> None:
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n    poll_interval_s: 0\n",
             ":4: feeds[0].poll_interval_s: Input should be greater than 0",
+        ),
+        (
+            "feeds:\n  - id: a\n    url: https://a.example/rss\n    expected_period_s: -5\n",
+            ":4: feeds[0].expected_period_s: Input should be greater than 0",
+        ),
+        (
+            "feeds:\n  - id: a\n    url: https://a.example/rss\n    full_text: sometimes\n",
+            ":4: feeds[0].full_text: Input should be a valid boolean",
         ),
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n    tags: [x, [y]]\n",

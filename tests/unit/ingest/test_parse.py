@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.ingest.parse import html_to_text, parse_feed
+from monitor.ingest.parse import declared_charset, html_to_text, is_hostile_xml, parse_feed
 from monitor.models import article_id
+
+FETCHED = datetime(2025, 9, 10, 8, 0, tzinfo=UTC)
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
@@ -62,7 +64,7 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 
 
 def test_rss_items_become_plain_text_articles_with_absolute_links() -> None:
-    result = parse_feed("ex", RSS, "https://news.example/feeds/rss.xml", tags=("monde",))
+    result = parse_feed("ex", RSS, "https://news.example/feeds/rss.xml", tags=("monde",), fetched_at=FETCHED)
     assert [a.title for a in result.articles] == ["Sommet Paris & Berlin", "Sans date", "Date bizarre"]
     first, second, third = result.articles
     assert first.url == "https://news.example/monde/1?utm_source=rss"
@@ -70,6 +72,7 @@ def test_rss_items_become_plain_text_articles_with_absolute_links() -> None:
     assert first.id == article_id("urn:news:1", first.url)
     assert first.summary == "Les dirigeants se sont rencontrés."
     assert first.text == "Titre\nTexte complet ici.\nSecond paragraphe."
+    assert first.text_source == "feed"
     assert first.published == datetime(2025, 6, 10, 12, 30, tzinfo=UTC)
     assert first.language == "fr"
     assert first.tags == ("monde",)
@@ -79,8 +82,11 @@ def test_rss_items_become_plain_text_articles_with_absolute_links() -> None:
     assert second.guid is None
     assert second.id == article_id(None, second.url)
     assert second.text == second.summary == "Court."
-    assert second.published is None
-    assert third.published is None  # French date feedparser cannot read: no crash, no date
+    assert second.text_source == "summary"
+    assert second.published == FETCHED  # no date: the fetch time stands in
+    assert third.published == datetime(2025, 9, 3, tzinfo=UTC)  # "mer., 3 sept. 2025", read by us
+    assert result.dates == [first.published, third.published]  # the fallback is no observed date
+    assert all(a.fetched_at == FETCHED for a in result.articles)
     assert result.problems == []
 
 
@@ -187,12 +193,46 @@ def test_non_feeds_yield_nothing_and_say_so(data: bytes) -> None:
     assert "not an RSS or Atom feed" in result.problems
 
 
-def test_hostile_xml_is_not_expanded() -> None:
-    xxe = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>
+<rss version="2.0"><channel><title>t</title><item><title>&lol9;</title><link>https://h.example/1</link></item>
+</channel></rss>"""
+XXE = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <rss version="2.0"><channel><title>t</title><item><title>x&xxe;</title><link>https://h.example/1</link></item>
 </channel></rss>"""
-    (article,) = parse_feed("h", xxe).articles
-    assert "root:" not in article.title
+
+
+PADDED = XXE.replace(b"<!DOCTYPE", b"<!-- " + b"pad " * 50_000 + b"-->\n<!DOCTYPE")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [BILLION_LAUGHS, XXE, XXE.decode().encode("utf-16"), PADDED],
+    ids=["laughs", "xxe", "utf16", "padded"],
+)
+def test_feeds_declaring_entities_are_refused_unread(data: bytes) -> None:
+    result = parse_feed("h", data)
+    assert result.articles == []
+    assert (result.is_feed, result.hostile) == (False, True)
+    assert "declares XML entities" in result.problems[0]
+
+
+def test_a_plain_doctype_is_not_hostile() -> None:
+    rss091 = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+ "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>t</title><link>https://n.example/</link><description>d</description>
+<language>en-us</language>
+<item><title>Old school</title><link>https://n.example/1</link><description>It works.</description></item>
+</channel></rss>"""
+    assert not is_hostile_xml(rss091)
+    (article,) = parse_feed("n", rss091).articles
+    assert (article.title, article.language) == ("Old school", "en")
 
 
 @pytest.mark.parametrize(
@@ -217,3 +257,64 @@ def test_plain_text_keeps_its_paragraphs() -> None:
 Second paragraph.</summary></entry></feed>"""
     (article,) = parse_feed("p", atom).articles
     assert article.summary == "First paragraph.\nSecond paragraph."
+
+
+def _bare_rss(title: str, declaration: str = "") -> str:
+    return (
+        f"{declaration}<rss version='2.0'><channel><title>t</title>"
+        f"<item><title>{title}</title><link>https://c.example/1</link></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "title"),
+    [
+        # the HTTP charset is the only one given
+        ("text/xml; charset=windows-1251", _bare_rss("Привет, мир").encode("cp1251"), "Привет, мир"),
+        (
+            "application/rss+xml; charset=ISO-8859-1",
+            _bare_rss("Été à Zürich").encode("latin-1"),
+            "Été à Zürich",
+        ),
+        # Apache's default charset announced for a UTF-8 body: the body wins
+        (
+            "text/html; charset=iso-8859-1",
+            _bare_rss("Été", "<?xml version='1.0' encoding='utf-8'?>").encode(),
+            "Été",
+        ),
+        # no charset anywhere, and not UTF-8: a fallback that keeps the accents
+        ("text/xml", _bare_rss("Été à Zürich").encode("cp1252"), "Été à Zürich"),
+        # an unknown charset name is ignored, the prolog decides
+        (
+            "text/xml; charset=x-klingon",
+            _bare_rss("Été", "<?xml version='1.0' encoding='utf-8'?>").encode(),
+            "Été",
+        ),
+    ],
+)
+def test_encoding_from_http_header_prolog_or_fallback(content_type: str, data: bytes, title: str) -> None:
+    (article,) = parse_feed("c", data, content_type=content_type).articles
+    assert article.title == title
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "expected"),
+    [
+        (None, b"<rss/>", None),
+        ("text/xml", b"<rss/>", None),
+        ("text/xml; charset=UTF-8", b"<rss/>", "utf-8"),
+        ('text/xml; charset="windows-1251"', "Привет".encode("cp1251"), "cp1251"),
+        ("text/xml; charset=iso-8859-1", "Été".encode(), "utf-8"),
+        ("text/xml; charset=iso-8859-1", "Été".encode("latin-1"), "iso8859-1"),
+        ("text/xml; charset=nope", b"<rss/>", None),
+    ],
+)
+def test_declared_charset(content_type: str | None, data: bytes, expected: str | None) -> None:
+    assert declared_charset(content_type, data) == expected
+
+
+def test_dates_in_the_future_fall_back_to_the_fetch_time() -> None:
+    rss = _bare_rss("x").replace("<link>", "<pubDate>Tue, 10 Jun 2031 12:00:00 GMT</pubDate><link>")
+    result = parse_feed("f", rss.encode(), fetched_at=FETCHED)
+    assert result.articles[0].published == FETCHED
+    assert result.dates == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.ingest.seen import SeenStore, content_hash
+from monitor.ingest.seen import FeedState, SeenStore, body_hash, content_hash
 from monitor.models import Article
 
 
@@ -32,15 +32,83 @@ def test_new_duplicate_and_changed(tmp_path: Path) -> None:
 
 def test_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "seen.sqlite3"
+    state = FeedState(
+        url="https://f.example/rss",
+        etag='"etag-1"',
+        last_modified="Tue, 10 Jun 2025 12:00:00 GMT",
+        body_hash="b1",
+        parsed_at=100.0,
+        period_s=600.0,
+        last_new=90.0,
+        last_success=100.0,
+        failures=2,
+        not_before=700.0,
+    )
     with SeenStore(path) as store:
         store.mark_published("a1", "h1", "f")
-        store.set_feed_state("f", '"etag-1"', "Tue, 10 Jun 2025 12:00:00 GMT")
+        store.put_state("f", state)
     with SeenStore(path) as store:
         assert not store.is_new("a1", "h1")
-        assert store.get_feed_state("f") == ('"etag-1"', "Tue, 10 Jun 2025 12:00:00 GMT")
-        assert store.get_feed_state("other") == (None, None)
-        store.set_feed_state("f", None, None)
-        assert store.get_feed_state("f") == (None, None)
+        assert store.get_state("f") == state
+        assert store.get_state("other") == FeedState()
+        store.put_state("f", FeedState())
+        assert store.get_state("f") == FeedState()
+
+
+def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "seen.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE seen (article_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, feed_id TEXT NOT NULL,
+                               first_seen REAL NOT NULL, last_published REAL NOT NULL);
+            CREATE TABLE feed_state (feed_id TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,
+                                     updated REAL NOT NULL);
+            INSERT INTO seen VALUES ('a1', 'h1', 'f', 10, 20);
+            INSERT INTO feed_state VALUES ('f', '"v1"', NULL, 20);
+            PRAGMA user_version = 1;
+            """
+        )
+    db.close()
+    with SeenStore(path) as store:
+        assert not store.is_new("a1", "h1")  # nothing published before the upgrade is published again
+        assert store.get_state("f") == FeedState(etag='"v1"')
+        # a v1 row's last_seen is its last publication: old enough rows can be pruned like any other
+        assert store.prune(older_than=21, active_feeds=[]) == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "seen.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(ConfigError, match="schema 99 is newer"):
+        SeenStore(path)
+
+
+def _age(store: SeenStore, article_id: str, last_seen: float) -> None:
+    store._db.execute("UPDATE seen SET last_seen = ? WHERE article_id = ?", (last_seen, article_id))
+
+
+def test_prune_forgets_only_items_no_feed_lists_any_more(tmp_path: Path) -> None:
+    with SeenStore(tmp_path / "seen.sqlite3") as store:
+        for article_id, feed_id in [("dropped", "f"), ("listed", "f"), ("gone-feed", "g"), ("fresh", "f")]:
+            store.mark_published(article_id, "h", feed_id)
+        # f was last parsed at t=500: "listed" was in the feed then, "dropped" no longer was
+        store.put_state("f", FeedState(parsed_at=500.0))
+        _age(store, "dropped", 100.0)
+        _age(store, "listed", 500.0)
+        _age(store, "gone-feed", 100.0)
+        assert store.prune(older_than=1000.0, active_feeds=["f"]) == 2
+        assert store.is_new("dropped", "h")
+        assert store.is_new("gone-feed", "h")  # its feed left the feeds file
+        assert not store.is_new("listed", "h")  # old, but its feed (304 since) still lists it
+        assert not store.is_new("fresh", "h")
+        store.touch(["listed"], when=2000.0)
+        assert store.prune(older_than=1500.0, active_feeds=["f"]) == 0
 
 
 def test_wal_mode(tmp_path: Path) -> None:
@@ -80,3 +148,8 @@ def test_content_hash_follows_title_and_body_not_whitespace() -> None:
     assert content_hash(_article(title="Title!")) != base
     assert content_hash(_article(summary="Body edited")) != base
     assert content_hash(_article().model_copy(update={"text": "Full text"})) != base
+
+
+def test_body_hash_is_of_the_exact_bytes() -> None:
+    assert body_hash(b"<rss/>") == body_hash(b"<rss/>")
+    assert body_hash(b"<rss/>") != body_hash(b"<rss />")
