@@ -1,26 +1,34 @@
 """The matching core: an Article in, its entities and the watchlists it matches out.
 
 Pure by design: no Kafka, no network, and no clock but the one it is given, so the service around it
-stays thin and every behaviour can be tested with a plain Article. The cost is kept down by running
-the gazetteer and keyword presearch first and spaCy only when some rule can still fire.
+stays thin and every behaviour can be tested with a plain Article. Cost is kept down in three steps:
+the gazetteer and keyword presearch pick the rules that can fire (independently of how many exist);
+only the sentences where one of them can fire go through spaCy, in one batch; and a sentence is
+parsed only when it already satisfies a rule that asks for the parse.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from monitor.matching.evaluate import CompiledRule, RuleResult
-from monitor.matching.gazetteer import Gazetteer
+from monitor.matching.gazetteer import AliasHit, Gazetteer
+from monitor.matching.lemmas import inflections
 from monitor.matching.nlp import Pipelines
 from monitor.matching.presearch import Presearch
-from monitor.matching.rules import Rule, load_rules
-from monitor.matching.text import fold_with_offsets
+from monitor.matching.rules import Rule, RuleSet, load_rule_set
+from monitor.matching.syntax import Parse
+from monitor.matching.text import Sentence, fold_with_offsets, simple_sentences, split_lines
 from monitor.models import Article, EntityMention, Match, utcnow
 
 __all__ = ["Analysis", "MatchEngine", "analysed_text"]
+
+# NER labels worth showing beside the watched entities; MISC is mostly noise in the small models.
+_SHOWN_LABELS = frozenset({"PER", "PERSON", "ORG", "LOC", "GPE"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,8 @@ class Analysis:
     language: str = ""
     nlp_ran: bool = False
     """Whether a spaCy pipeline ran; False when the presearch ruled out every rule or no model exists."""
+    segments: int = 0
+    """How many stretches of text were annotated (0: none could change a decision)."""
 
 
 def analysed_text(article: Article) -> str:
@@ -53,6 +63,33 @@ def _language(code: str | None) -> str | None:
     return code.strip().replace("_", "-").split("-")[0].lower()
 
 
+def _shown(ner: Sequence[EntityMention], mentions: Sequence[EntityMention]) -> list[EntityMention]:
+    """Return the NER spans worth listing beside the watched entities: capitalised names, no overlap."""
+    return [
+        n
+        for n in ner
+        if n.label in _SHOWN_LABELS
+        and n.text[:1].isupper()
+        and not any(n.start < m.end and m.start < n.end for m in mentions)
+    ]
+
+
+def _merge(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Return ``spans`` sorted and joined where they touch within a line: the stretches to annotate.
+
+    Adjacent sentences go to spaCy together (NER sees some context); a line break is never crossed.
+    """
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(set(spans)):
+        if (merged and s <= merged[-1][1] + 2 and "\n" not in text[merged[-1][1] : s]) or (
+            merged and s < merged[-1][1]
+        ):
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
 class MatchEngine:
     """Match articles against a set of watchlists."""
 
@@ -63,12 +100,15 @@ class MatchEngine:
         pipelines: Pipelines,
         default_language: str = "fr",
         clock: Callable[[], datetime] = utcnow,
+        rule_set: RuleSet | None = None,
     ) -> None:
         self.gazetteer = gazetteer
         self.rules = tuple(rules)
-        self._compiled = [CompiledRule(r) for r in rules]
+        self.rule_set = rule_set
+        self.pipelines = pipelines
+        inflect = inflections if pipelines.lookup_lemmas else None
+        self._compiled = [CompiledRule(r, inflect) for r in rules]
         self._presearch = Presearch(self._compiled)
-        self._pipelines = pipelines
         self._default_language = _language(default_language) or "fr"
         self._clock = clock
 
@@ -80,6 +120,7 @@ class MatchEngine:
         default_language: str = "fr",
         *,
         clock: Callable[[], datetime] = utcnow,
+        lookup_lemmas: bool = True,
     ) -> MatchEngine:
         """Load the gazetteer and watchlists of ``rules_dir``; spaCy models load later, on first use.
 
@@ -87,8 +128,20 @@ class MatchEngine:
             RuleError: a rule or the gazetteer is invalid (``path:line: field: message``).
             ConfigError: a configured spaCy model is not installed.
         """
-        gazetteer, rules = load_rules(rules_dir)
-        return cls(gazetteer, rules, Pipelines(spacy_models), default_language, clock)
+        pipelines = Pipelines(spacy_models, lookup_lemmas=lookup_lemmas)
+        return cls.from_rule_set(load_rule_set(rules_dir), pipelines, default_language, clock=clock)
+
+    @classmethod
+    def from_rule_set(
+        cls,
+        rule_set: RuleSet,
+        pipelines: Pipelines,
+        default_language: str = "fr",
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> MatchEngine:
+        """Return an engine over a loaded rule set; ``pipelines`` may be shared with a previous engine."""
+        return cls(rule_set.gazetteer, rule_set.rules, pipelines, default_language, clock, rule_set)
 
     @property
     def rule_count(self) -> int:
@@ -103,29 +156,94 @@ class MatchEngine:
         """Return the entities of ``article`` and the matches of every watchlist that fires on it."""
         text = analysed_text(article)
         language = self.language_of(article)
-        folded = fold_with_offsets(text)
-        hits = self.gazetteer.scan(text, folded)
-        anchors = self._presearch.anchors(folded[0], language)
-        candidate_ids = {h.entity_id for h in hits}
-        rules = [r for r in self._compiled if r.can_fire(language, candidate_ids, anchors)]
-        if not rules:
+        folded, offsets = fold_with_offsets(text)
+        hits = self.gazetteer.scan(text, (folded, offsets))
+        found = [(offsets[first], key) for first, key in self._presearch.anchors(folded, language)]
+        candidate_ids = {e for h in hits for e in h.entity_ids}
+        anchors = {key for _, key in found}
+        now = self._clock()
+        rules = {
+            i: self._compiled[i]
+            for i in self._presearch.candidates(language, candidate_ids, anchors)
+            if self._compiled[i].can_fire(language, candidate_ids, anchors)
+            and self._compiled[i].accepts(article, now)
+        }
+        spans = self._spans(text, language, rules, hits, found) if rules else {}
+        segments = _merge([span for per_rule in spans.values() for span in per_rule], text)
+        if not segments:
             return Analysis(self.gazetteer.resolve(text, hits), [], language, nlp_ran=False)
 
         known = self.gazetteer.resolve(text, [h for h in hits if not h.short])
-        annotation = self._pipelines.annotate(text, language, known)
+        annotation = self.pipelines.annotate(text, language, known, segments)
         mentions = self.gazetteer.resolve(text, hits, annotation.ner)
-        results = [r.evaluate(text, annotation.sentences, mentions, language) for r in rules]
-        matched_at = self._clock()
-        matches = [self._match(article, result, matched_at) for result in results if result is not None]
-        others = [
-            n for n in annotation.ner or [] if not any(n.start < m.end and m.start < n.end for m in mentions)
-        ]
-        entities = sorted([*mentions, *others], key=lambda m: (m.start, m.end))
-        return Analysis(entities, matches, language, nlp_ran=self._pipelines.has(language))
+        parse = self._parser(text, language)
+        starts = [s.start for s in annotation.sentences]
+        results = []
+        for i, rule_spans in sorted(spans.items()):
+            # a rule reads only the sentences where the presearch says it can fire
+            # (every annotated sentence overlapping one of them: spaCy may not split where the plain
+            # splitter did)
+            picked = {
+                k
+                for s, e in rule_spans
+                for k in range(max(0, bisect.bisect_right(starts, s) - 1), bisect.bisect_left(starts, e))
+                if annotation.sentences[k].end > s
+            }
+            sentences = [annotation.sentences[k] for k in sorted(picked)]
+            results.append(rules[i].evaluate(text, sentences, mentions, language, parse))
+        matches = [self._match(article, result, now) for result in results if result is not None]
+        entities = sorted(
+            [*mentions, *_shown(annotation.ner or [], mentions)], key=lambda m: (m.start, m.end)
+        )
+        return Analysis(entities, matches, language, self.pipelines.has(language), len(segments))
 
     def match(self, article: Article) -> list[Match]:
         """Return the matches of ``article`` (see :meth:`analyse`)."""
         return self.analyse(article).matches
+
+    def _spans(
+        self,
+        text: str,
+        language: str,
+        rules: Mapping[int, CompiledRule],
+        hits: Sequence[AliasHit],
+        found: Sequence[tuple[int, str]],
+    ) -> dict[int, list[tuple[int, int]]]:
+        """Return, per candidate rule, the sentences (plain split) where it can fire on their own.
+
+        A sentence can satisfy a rule only if it holds a candidate of each of the rule's entity
+        conditions and an anchor of each keyword condition. The rules to try on a sentence come from
+        the presearch index too, so the cost follows the rules a sentence can concern, not their number.
+        """
+        hit_starts = [h.start for h in hits]
+        ordered = sorted(found)
+        anchor_starts = [pos for pos, _ in ordered]
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for line_start, line_end in split_lines(text):
+            for s, e in simple_sentences(text, line_start, line_end):
+                lo, hi = bisect.bisect_left(hit_starts, s), bisect.bisect_left(hit_starts, e)
+                ids = {i for h in hits[lo:hi] for i in h.entity_ids}
+                lo, hi = bisect.bisect_left(anchor_starts, s), bisect.bisect_left(anchor_starts, e)
+                keys = {key for _, key in ordered[lo:hi]}
+                if not ids and not keys:
+                    continue
+                for i in self._presearch.candidates(language, ids, keys):
+                    rule = rules.get(i)
+                    if rule is not None and rule.can_fire(language, ids, keys):
+                        spans.setdefault(i, []).append((s, e))
+        return spans
+
+    def _parser(self, text: str, language: str) -> Callable[[Sentence], Parse | None]:
+        """Return a function that parses a sentence once, however many rules ask."""
+        parsed: dict[tuple[int, int], Parse | None] = {}
+
+        def parse(sentence: Sentence) -> Parse | None:
+            key = (sentence.start, sentence.end)
+            if key not in parsed:
+                parsed[key] = self.pipelines.parse(text, sentence.start, sentence.end, language)
+            return parsed[key]
+
+        return parse
 
     @staticmethod
     def _match(article: Article, result: RuleResult, matched_at: datetime) -> Match:
@@ -140,4 +258,8 @@ class MatchEngine:
             evidence=result.evidence,
             entities=result.entities,
             matched_at=matched_at,
+            receivers=tuple(rule.receivers),
+            dedup_window_s=rule.dedup_window.total_seconds() if rule.dedup_window is not None else None,
+            owner=rule.owner,
+            rule_tags=tuple(rule.tags),
         )

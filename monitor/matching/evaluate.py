@@ -1,26 +1,37 @@
 """Evaluate one rule on an annotated article: which sentences satisfy all its conditions, and why.
 
-A rule is compiled once (term indexes per language), then asked two questions per article: *can* it
-fire, from the cheap presearch (entity candidates and keyword anchors), and *does* it fire, sentence
-by sentence, with negation and "talked about" mentions taken into account.
+A rule is compiled once (term indexes per language), then asked three questions per article: does it
+*look at* the article at all (filters: feed, tags, age), *can* it fire, from the cheap presearch
+(entity candidates and keyword anchors), and *does* it fire, sentence by sentence, with negation, the
+"talked about" mentions, proximity and, where asked, the parse that ties the names to the keyword.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from monitor.matching.rules import Condition, Rule, Terms
+from monitor.matching.syntax import Parse
 from monitor.matching.terms import Term, TermHit, TermIndex, anchor
 from monitor.matching.text import Sentence, Token
-from monitor.models import EntityMention, Evidence
+from monitor.models import Article, EntityMention, Evidence
 
-__all__ = ["CompiledRule", "RuleResult"]
+__all__ = ["CompiledRule", "ParseFn", "RuleResult", "entity_key"]
 
 _SKIP_WINDOW = 2
 """Words allowed between a skip_after cue and the entity it discounts ("parlé de Kim")."""
 _MAX_EVIDENCE_SENTENCES = 5
+
+ParseFn = Callable[[Sentence], Parse | None]
+"""Return the dependency parse of a sentence, or None where the language has no parser."""
+
+
+def entity_key(entity_id: str) -> str:
+    """Return the presearch key of an entity (anchors are folded words, so ``@`` cannot clash)."""
+    return "@" + entity_id
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,14 @@ class _Compiled:
     spec: Condition
     terms: TermIndex
     skip: TermIndex
+    anchors: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Negation:
+    before: TermIndex
+    particles: TermIndex
+    sentence: TermIndex
 
 
 def _within(tokens: Sequence[Token], cue_end: int, target: int, window: int) -> bool:
@@ -58,47 +77,102 @@ def _within(tokens: Sequence[Token], cue_end: int, target: int, window: int) -> 
 class CompiledRule:
     """A rule with its terms compiled for each of its languages."""
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, inflect: Callable[[str, str], Iterable[str]] | None = None) -> None:
+        """Compile ``rule``; ``inflect(language, lemma)`` gives forms whose first letters differ.
+
+        Their anchors join the keyword's, so the presearch finds "held" for "hold talks".
+        """
         self.rule = rule
-        self._conditions = {
-            language: [
-                _Compiled(
-                    c,
-                    _index(c.keywords if c.keywords is not None else c.no_keywords, language),
-                    _index(c.skip_after, language),
-                )
-                for c in rule.conditions
-            ]
+        self._conditions: dict[str, list[_Compiled]] = {}
+        for language in rule.languages:
+            compiled = []
+            for c in rule.conditions:
+                terms = _index(c.keywords if c.keywords is not None else c.no_keywords, language)
+                anchors: frozenset[str] = frozenset()
+                if c.keywords:
+                    anchors = frozenset(anchor(t) for t in terms.terms)
+                    if inflect is not None:
+                        forms = (f for t in terms.terms for f in inflect(language, t.words[0]))
+                        anchors |= {anchor(Term(f, (f,))) for f in forms}
+                compiled.append(_Compiled(c, terms, _index(c.skip_after, language), anchors))
+            self._conditions[language] = compiled
+        n = rule.negation
+        self._negation = {
+            language: _Negation(
+                _index(n.before, language), _index(n.particles, language), _index(n.sentence, language)
+            )
             for language in rule.languages
         }
-        self._before = {language: _index(rule.negation.before, language) for language in rule.languages}
-        self._sentence = {language: _index(rule.negation.sentence, language) for language in rule.languages}
+        self._feeds = frozenset(rule.filters.feeds) if rule.filters.feeds is not None else None
+        self._tags = (
+            frozenset(t.casefold() for t in rule.filters.tags) if rule.filters.tags is not None else None
+        )
+        self._exclude_tags = frozenset(t.casefold() for t in rule.filters.exclude_tags)
 
     def applies_to(self, language: str) -> bool:
         """Return whether the rule watches articles in ``language``."""
         return language in self._conditions
 
+    def accepts(self, article: Article, now: datetime) -> bool:
+        """Return whether the rule's filters (feeds, tags, age) let it look at ``article``."""
+        if self._feeds is not None and article.feed_id not in self._feeds:
+            return False
+        if self._tags is not None or self._exclude_tags:
+            tags = {t.casefold() for t in article.tags}
+            if self._tags is not None and not tags & self._tags:
+                return False
+            if tags & self._exclude_tags:
+                return False
+        max_age = self.rule.filters.max_age
+        return max_age is None or now - (article.published or article.fetched_at) <= max_age
+
     def anchors(self, language: str) -> set[str]:
         """Return the presearch keys of the positive keyword conditions in ``language``."""
-        return {
-            anchor(t) for c in self._conditions.get(language, []) if c.spec.keywords for t in c.terms.terms
-        }
+        return {a for c in self._conditions.get(language, []) for a in c.anchors}
+
+    def triggers(self, language: str) -> frozenset[str]:
+        """Return presearch keys one of which every article the rule can fire on contains.
+
+        An entity condition is the most selective (a watched name is rarer than a word), so it is
+        preferred; ``all`` needs each of its entities, so its first one is enough. Without one, the
+        keyword condition with the fewest anchors.
+        """
+        conditions = self._conditions.get(language, [])
+        for c in conditions:
+            entities = c.spec.entities
+            if entities is not None and c.spec.positive:
+                ids = entities.ids[:1] if entities.mode == "all" else entities.ids
+                return frozenset(entity_key(i) for i in ids)
+        keyword = [c.anchors for c in conditions if c.spec.keywords is not None]
+        return min(keyword, key=len) if keyword else frozenset()
 
     def can_fire(self, language: str, entity_ids: set[str], anchors: set[str]) -> bool:
-        """Return whether the article might satisfy the rule, judging by the presearch alone.
+        """Return whether a text might satisfy the rule, judging by the presearch alone.
 
         ``entity_ids`` are candidates (short aliases not yet confirmed) and ``anchors`` the keyword
         anchors present, so a ``False`` here is final and a ``True`` needs the full evaluation.
         """
-        for c in self._conditions.get(language, []):
+        conditions = self._conditions.get(language)
+        if conditions is None:
+            return False
+        for c in conditions:
             if c.spec.entities is not None and c.spec.positive and not c.spec.entities.holds(entity_ids):
                 return False
-            if c.spec.keywords is not None and not {anchor(t) for t in c.terms.terms} & anchors:
+            if c.spec.keywords is not None and not c.anchors & anchors:
                 return False
-        return language in self._conditions
+        return True
+
+    def needs_parse(self) -> bool:
+        """Return whether some condition asks for the dependency parse (``related_to``)."""
+        return any(c.related_to is not None for c in self.rule.conditions)
 
     def evaluate(
-        self, text: str, sentences: Sequence[Sentence], mentions: Sequence[EntityMention], language: str
+        self,
+        text: str,
+        sentences: Sequence[Sentence],
+        mentions: Sequence[EntityMention],
+        language: str,
+        parse: ParseFn | None = None,
     ) -> RuleResult | None:
         """Return the result of the rule on an annotated article, or None when it does not fire."""
         if language not in self._conditions:
@@ -107,7 +181,7 @@ class CompiledRule:
         satisfied: list[list[Evidence]] = []
         for sentence in sentences:
             lo, hi = bisect.bisect_left(starts, sentence.start), bisect.bisect_left(starts, sentence.end)
-            evidence = self._sentence_evidence(text, sentence, mentions[lo:hi], language)
+            evidence = self._sentence_evidence(text, sentence, mentions[lo:hi], language, parse)
             if evidence is not None:
                 satisfied.append(evidence)
         score = float(len(satisfied))
@@ -118,43 +192,149 @@ class CompiledRule:
         return RuleResult(self.rule, score, shown, tuple(ids))
 
     def _sentence_evidence(
-        self, text: str, sentence: Sentence, mentions: Sequence[EntityMention], language: str
+        self,
+        text: str,
+        sentence: Sentence,
+        mentions: Sequence[EntityMention],
+        language: str,
+        parse: ParseFn | None,
     ) -> list[Evidence] | None:
-        """Return the evidence if ``sentence`` satisfies every condition, else None."""
+        """Return the evidence if ``sentence`` satisfies every condition, else None.
+
+        Cheap tests first: keywords and negation, then the entities on the surface; the parse runs
+        only for a sentence that passed all of them.
+        """
         tokens = sentence.tokens
-        shown = " ".join(text[sentence.start : sentence.end].split())
-        negators = self._before[language].find(tokens) if self._before[language] else []
-        cancelled = bool(self._sentence[language]) and bool(self._sentence[language].find(tokens))
-        evidence: list[Evidence] = []
-        for c in self._conditions[language]:
-            if c.spec.entities is not None:
-                counted = self._participants(c, tokens, mentions)
-                if not c.spec.entities.holds({m.entity_id for m in counted if m.entity_id}):
-                    return None
-                if c.spec.positive:
-                    evidence.append(Evidence(condition=c.spec.name, sentence=shown, entities=tuple(counted)))
-            elif c.spec.keywords is not None:
+        negation = self._negation[language]
+        befores = negation.before.find(tokens) if negation.before else []
+        particles = negation.particles.find(tokens) if negation.particles else []
+        cancelled = bool(negation.sentence) and any(
+            not self._negated(h.first, befores, particles, tokens, language)
+            for h in negation.sentence.find(tokens)
+        )
+        conditions = self._conditions[language]
+        keyword_hits: dict[str, list[TermHit]] = {}
+        for c in conditions:
+            if c.spec.keywords is not None:
                 hits = c.terms.find(tokens)
-                if not hits or cancelled or any(self._negated(h, negators, tokens) for h in hits):
-                    # one negated keyword voids the sentence: "X ne rencontrera pas Y lors du sommet"
+                # one negated keyword voids the sentence: "X ne rencontrera pas Y lors du sommet"
+                if (
+                    not hits
+                    or cancelled
+                    or any(self._negated(h.first, befores, particles, tokens, language) for h in hits)
+                ):
                     return None
+                keyword_hits[c.spec.name] = hits
+            elif c.spec.no_keywords is not None and c.terms.find(tokens):
+                return None
+        counted: dict[str, list[EntityMention]] = {}
+        for c in conditions:
+            if c.spec.entities is not None:
+                kept = self._participants(c, tokens, mentions, language)
+                if not c.spec.entities.holds({m.entity_id for m in kept if m.entity_id}):
+                    return None
+                counted[c.spec.name] = kept
+        if parse is not None and self.needs_parse():
+            tree = parse(sentence)
+            if tree is not None and not self._tie(conditions, tree, tokens, keyword_hits, counted):
+                return None
+        if self.rule.within is not None and not self._narrow(conditions, tokens, keyword_hits, counted):
+            return None
+        shown = " ".join(text[sentence.start : sentence.end].split())
+        evidence: list[Evidence] = []
+        for c in conditions:
+            if not c.spec.positive:
+                continue
+            if c.spec.entities is not None:
+                evidence.append(
+                    Evidence(condition=c.spec.name, sentence=shown, entities=tuple(counted[c.spec.name]))
+                )
+            else:
+                hits = keyword_hits[c.spec.name]
                 terms = tuple(
                     dict.fromkeys(text[tokens[h.first].start : tokens[h.end - 1].end] for h in hits)
                 )
                 evidence.append(Evidence(condition=c.spec.name, sentence=shown, terms=terms))
-            elif c.terms.find(tokens):
-                return None
         return evidence
 
-    def _negated(self, hit: TermHit, negators: Sequence[TermHit], tokens: Sequence[Token]) -> bool:
-        window = self.rule.negation.window
-        return any(_within(tokens, n.end, hit.first, window) for n in negators if n.end <= hit.first)
+    def _negated(
+        self,
+        at: int,
+        befores: Sequence[TermHit],
+        particles: Sequence[TermHit],
+        tokens: Sequence[Token],
+        language: str,
+    ) -> bool:
+        """Return whether the word at token ``at`` is negated: an odd number of negations before it.
+
+        Each ``before`` cue in the window is one negation, so "n'a pas refusé de rencontrer" (pas,
+        refuser) is a meeting. ``particles`` ("ne", "jamais", "aucun") negate only when no ``before``
+        cue does: with one they are the same negation ("ne … pas", "sans jamais").
+        """
+        window = self.rule.negation.windows.get(language, self.rule.negation.window)
+        # one word is one negation, however many cues name it ("aucun" and "aucune" both find "aucune")
+        count = len({n.first for n in befores if n.end <= at and _within(tokens, n.end, at, window)})
+        if count == 0:
+            count = int(any(n.end <= at and _within(tokens, n.end, at, window) for n in particles))
+        return count % 2 == 1
+
+    def _tie(
+        self,
+        conditions: Sequence[_Compiled],
+        tree: Parse,
+        tokens: Sequence[Token],
+        keyword_hits: dict[str, list[TermHit]],
+        counted: dict[str, list[EntityMention]],
+    ) -> bool:
+        """Keep, for each ``related_to`` condition, the mentions the parse ties to its keywords."""
+        for c in conditions:
+            target = c.spec.related_to
+            if target is None or c.spec.entities is None:
+                continue
+            spans = [(tokens[h.first].start, tokens[h.end - 1].end) for h in keyword_hits[target]]
+            tied = [m for m in counted[c.spec.name] if any(tree.related((m.start, m.end), k) for k in spans)]
+            if not c.spec.entities.holds({m.entity_id for m in tied if m.entity_id}):
+                return False
+            counted[c.spec.name] = tied
+        return True
+
+    def _narrow(
+        self,
+        conditions: Sequence[_Compiled],
+        tokens: Sequence[Token],
+        keyword_hits: dict[str, list[TermHit]],
+        counted: dict[str, list[EntityMention]],
+    ) -> bool:
+        """Find a window of ``within`` tokens holding every positive condition; keep only its evidence."""
+        window = self.rule.within
+        assert window is not None
+        token_starts = [t.start for t in tokens]
+        position = {id(m): bisect.bisect_left(token_starts, m.start) for ms in counted.values() for m in ms}
+        starts = sorted({h.first for hs in keyword_hits.values() for h in hs} | set(position.values()))
+        for s in starts:
+            end = s + window
+            hits = {
+                name: [h for h in hs if s <= h.first and h.end <= end] for name, hs in keyword_hits.items()
+            }
+            inside = {name: [m for m in ms if s <= position[id(m)] < end] for name, ms in counted.items()}
+            if all(hits.values()) and all(
+                c.spec.entities.holds({m.entity_id for m in inside[c.spec.name] if m.entity_id})
+                for c in conditions
+                if c.spec.entities is not None and c.spec.positive
+            ):
+                keyword_hits.update(hits)
+                for c in conditions:
+                    if c.spec.entities is not None and c.spec.positive:
+                        counted[c.spec.name] = inside[c.spec.name]
+                return True
+        return False
 
     def _participants(
-        self, c: _Compiled, tokens: Sequence[Token], mentions: Sequence[EntityMention]
+        self, c: _Compiled, tokens: Sequence[Token], mentions: Sequence[EntityMention], language: str
     ) -> list[EntityMention]:
         """Return the mentions of the condition's entities, less those introduced by a skip_after cue."""
         assert c.spec.entities is not None
+        window = max(_SKIP_WINDOW, self.rule.negation.windows.get(language, 0) - 1)
         ids = set(c.spec.entities.ids)
         cues = c.skip.find(tokens) if c.skip else []
         token_starts = [t.start for t in tokens]
@@ -163,7 +343,7 @@ class CompiledRule:
             if m.entity_id not in ids:
                 continue
             at = bisect.bisect_left(token_starts, m.start)
-            if any(_within(tokens, cue.end, at, _SKIP_WINDOW) for cue in cues if cue.end <= at):
+            if any(_within(tokens, cue.end, at, window) for cue in cues if cue.end <= at):
                 continue
             kept.append(m)
         return kept

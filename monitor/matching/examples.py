@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.matching.engine import MatchEngine
+from monitor.matching.yamlfile import format_loc
 from monitor.models import Article
 
-__all__ = ["ExampleFailure", "check_examples", "example_article"]
+__all__ = ["ExampleFailure", "check_examples", "example_article", "example_count"]
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -27,10 +28,15 @@ class ExampleFailure:
     text: str
     language: str
     fired: tuple[str, ...]
+    where: str = ""
+    """``path:line: examples.match[3]`` when the rule's file is known."""
 
     def __str__(self) -> str:
         expected = "should fire" if self.kind == "match" else "should not fire"
-        return f"{self.rule}: {expected} on [{self.language}] {self.text!r} (fired: {list(self.fired)})"
+        prefix = f"{self.where}: " if self.where else ""
+        return (
+            f"{prefix}{self.rule}: {expected} on [{self.language}] {self.text!r} (fired: {list(self.fired)})"
+        )
 
 
 def example_article(rule_id: str, kind: str, n: int, text: str, language: str) -> Article:
@@ -56,5 +62,14 @@ def check_examples(engine: MatchEngine) -> list[ExampleFailure]:
                 article = example_article(rule.id, kind, n, example.text, language)
                 fired = tuple(m.rule for m in engine.match(article))
                 if (rule.id in fired) != (kind == "match"):
-                    failures.append(ExampleFailure(rule.id, kind, example.text, language, fired))
+                    loc = ("examples", kind, n)
+                    where = ""
+                    if engine.rule_set is not None and rule.id in engine.rule_set.sources:
+                        where = f"{engine.rule_set.where(rule.id, loc)}: {format_loc(loc)}"
+                    failures.append(ExampleFailure(rule.id, kind, example.text, language, fired, where))
     return failures
+
+
+def example_count(engine: MatchEngine) -> int:
+    """Return how many examples the engine's rules carry."""
+    return sum(len(r.examples.match) + len(r.examples.no_match) for r in engine.rules)

@@ -3,8 +3,10 @@
 NER alone cannot link "Poutine", "Путин" and "普京" to one person, and spaCy's French model splits
 "Kim Jong-un"; a list of aliases per entity does both, in time independent of the number of aliases.
 Bare surnames ("Kim", "Xi") are *short aliases*: they name the entity only when the article also
-names it in full or NER tags the very span as a person, so "poutine" the dish, "Kim Kardashian" and
-"Louis XI" are not linked.
+names it in full, another watched name stands right beside them ("Poutine et Kim"), or NER tags the
+very span as a person; so "poutine" the dish, "Kim Kardashian" and "Louis XI" are not linked. An
+alias several entities share ("Kim" for Kim Jong-un and Kim Yo-jong) names the one of them the article
+also names unambiguously, and nobody when that is not exactly one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from monitor.models import EntityMention
 __all__ = ["AliasHit", "EntitySpec", "Gazetteer", "GazetteerFile"]
 
 _ROMAN_NUMERAL = re.compile(r"[IVXLCDM]+")
+_NEIGHBOURS = 30
+"""Characters between two watched names for them to vouch for each other ("Poutine et Kim")."""
 
 
 class EntitySpec(BaseModel):
@@ -50,17 +54,28 @@ class GazetteerFile(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class AliasHit:
-    """An alias found in the text, before short aliases are confirmed."""
+    """An alias found in the text, before short and shared aliases are confirmed."""
 
-    entity_id: str
+    entity_ids: tuple[str, ...]
+    """The entities the alias may name: one, unless several entities list it."""
     start: int
     end: int
     short: bool
 
+    @property
+    def entity_id(self) -> str:
+        """Return the first entity the alias may name (the only one unless it is shared)."""
+        return self.entity_ids[0]
+
+    @property
+    def shared(self) -> bool:
+        """Return whether several entities list this alias."""
+        return len(self.entity_ids) > 1
+
 
 @dataclass(frozen=True, slots=True)
 class _Alias:
-    entity_id: str
+    entity_ids: tuple[str, ...]
     short: bool
     length: int
     left_boundary: bool
@@ -72,24 +87,27 @@ class Gazetteer:
 
     def __init__(self, entities: Sequence[EntitySpec]) -> None:
         self._entities = {e.id: e for e in entities}
-        self._automaton = ahocorasick.Automaton()
+        owners: dict[str, dict[str, bool]] = {}
         for entity in entities:
             for alias, short in [(a, False) for a in entity.aliases] + [
                 (a, True) for a in entity.short_aliases
             ]:
                 key = fold(alias)
-                if not key:
-                    continue
-                self._automaton.add_word(
-                    key,
-                    _Alias(
-                        entity.id,
-                        short,
-                        len(key),
-                        not is_boundary_free(key[0]),
-                        not is_boundary_free(key[-1]),
-                    ),
-                )
+                if key:
+                    held = owners.setdefault(key, {})
+                    held[entity.id] = held.get(entity.id, False) or short
+        self._automaton = ahocorasick.Automaton()
+        for key, held in owners.items():
+            self._automaton.add_word(
+                key,
+                _Alias(
+                    tuple(held),
+                    any(held.values()),  # short for one owner: it needs support whoever it names
+                    len(key),
+                    not is_boundary_free(key[0]),
+                    not is_boundary_free(key[-1]),
+                ),
+            )
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
@@ -98,28 +116,30 @@ class Gazetteer:
     def load(cls, path: Path) -> Gazetteer:
         """Read ``path`` (``entities.yaml``).
 
+        An alias may be shared by several entities, but an entity lists each alias once.
+
         Raises:
-            RuleError: ``path:line: field: message`` for a bad file, a duplicate id or a shared alias.
+            RuleError: ``path:line: field: message`` for a bad file, a duplicate id or a repeated alias.
         """
         data, index = load_yaml(path)
         spec = validate(GazetteerFile, data, index)
         ids: set[str] = set()
-        owners: dict[str, str] = {}
         for i, entity in enumerate(spec.entities):
             if entity.id in ids:
                 raise index.error(("entities", i, "id"), f"duplicate entity id {entity.id!r}")
             ids.add(entity.id)
+            seen: dict[str, str] = {}
             for field, aliases in (("aliases", entity.aliases), ("short_aliases", entity.short_aliases)):
                 for j, alias in enumerate(aliases):
                     key = fold(alias)
                     if not key:
                         raise index.error(("entities", i, field, j), "alias is empty once folded")
-                    if key in owners:
+                    if key in seen:
                         raise index.error(
                             ("entities", i, field, j),
-                            f"alias {alias!r} already belongs to {owners[key]!r}; an alias names one entity",
+                            f"alias {alias!r} repeats {seen[key]!r} of the same entity once folded",
                         )
-                    owners[key] = entity.id
+                    seen[key] = alias
         return cls(spec.entities)
 
     @property
@@ -156,7 +176,7 @@ class Gazetteer:
             if any(first < e and s < end for s, e in taken):
                 continue
             taken.append((first, end))
-            hits.append(AliasHit(alias.entity_id, offsets[first], offsets[end - 1] + 1, alias.short))
+            hits.append(AliasHit(alias.entity_ids, offsets[first], offsets[end - 1] + 1, alias.short))
         hits.sort(key=lambda h: h.start)
         return hits
 
@@ -165,25 +185,32 @@ class Gazetteer:
     ) -> list[EntityMention]:
         """Return the mentions among ``hits`` that name their entity.
 
-        A full alias always does. A short alias does when it is capitalised, is not part of a longer
-        name (a capitalised word after it, a longer NER span around it, a Roman numeral), and either the
-        article names the same entity in full or NER (``ner``, when a pipeline ran) tags exactly that
-        span PER.
+        A full alias of one entity always does. A shared alias names the one of its entities that the
+        article names by an unshared full alias, and nobody if that is not exactly one. A short alias
+        does when it is capitalised, is not part of a longer name (a capitalised word after it, a longer
+        NER span around it, a Roman numeral), and either the article names the same entity in full or
+        NER (``ner``, when a pipeline ran) tags exactly that span PER.
         """
         hits = list(hits)
-        named_in_full = {h.entity_id for h in hits if not h.short}
+        named_in_full = {h.entity_id for h in hits if not h.short and not h.shared}
         starts = {h.start for h in hits}
         mentions: list[EntityMention] = []
         for hit in hits:
-            if hit.short and not self._short_holds(text, hit, hits, starts, named_in_full, ner):
+            entity_id = hit.entity_id
+            if hit.shared:
+                named = [e for e in hit.entity_ids if e in named_in_full]
+                if len(named) != 1:
+                    continue
+                entity_id = named[0]
+            if hit.short and not self._short_holds(text, hit, entity_id, hits, starts, named_in_full, ner):
                 continue
             mentions.append(
                 EntityMention(
                     text=text[hit.start : hit.end],
-                    label=self._entities[hit.entity_id].type,
+                    label=self._entities[entity_id].type,
                     start=hit.start,
                     end=hit.end,
-                    entity_id=hit.entity_id,
+                    entity_id=entity_id,
                     source="gazetteer",
                 )
             )
@@ -193,18 +220,14 @@ class Gazetteer:
         self,
         text: str,
         hit: AliasHit,
+        entity_id: str,
         hits: Sequence[AliasHit],
         starts: set[int],
         named_in_full: set[str],
         ner: Sequence[EntityMention] | None,
     ) -> bool:
-        surface = text[hit.start : hit.end]
-        if surface[:1].islower():
-            return False  # "une poutine": names are capitalised in cased scripts
-        if _ROMAN_NUMERAL.fullmatch(surface) and not text[max(0, hit.start - 20) : hit.end + 20].isupper():
-            return False  # "Louis XI", "Jean XXIII"
-        if _continues_into_name(text, hit.end, starts):
-            return False  # "Kim Kardashian", "Kim Yo-jong", "Xi Mingze"
+        if not _looks_like_the_name(text, hit, starts):
+            return False
         if ner is not None:
             for span in ner:
                 if (
@@ -213,11 +236,29 @@ class Gazetteer:
                     and _names_someone_else(text, span, hit, hits)
                 ):
                     return False
-        if hit.entity_id in named_in_full:
+        if entity_id in named_in_full:
             return True
+        if any(
+            other.entity_id != entity_id
+            and not other.shared
+            and -_NEIGHBOURS <= other.start - hit.end <= _NEIGHBOURS + hit.end - hit.start
+            and (not other.short or _looks_like_the_name(text, other, starts))
+            for other in hits
+        ):
+            return True  # "Poutine et Kim", "le sommet Kim-Xi": two watched names vouch for each other
         return ner is not None and any(
             span.label == "PER" and span.start == hit.start and span.end == hit.end for span in ner
         )
+
+
+def _looks_like_the_name(text: str, hit: AliasHit, starts: set[int]) -> bool:
+    """Return whether a short alias is written as a name and is not the start of another one."""
+    surface = text[hit.start : hit.end]
+    if surface[:1].islower():
+        return False  # "une poutine": names are capitalised in cased scripts
+    if _ROMAN_NUMERAL.fullmatch(surface) and not text[max(0, hit.start - 20) : hit.end + 20].isupper():
+        return False  # "Louis XI", "Jean XXIII"
+    return not _continues_into_name(text, hit.end, starts)  # "Kim Kardashian", "Kim Yo-jong"
 
 
 def _continues_into_name(text: str, end: int, starts: set[int]) -> bool:

@@ -1,4 +1,4 @@
-"""Read the inputs of ``newsmon rules test``: plain text, JSON articles, or RSS/Atom feeds.
+"""Read the inputs of ``newsmon rules test``: plain text, JSON articles, RSS/Atom feeds, or URLs.
 
 A rule author tries a rule on whatever is at hand: an article pasted into a text file, a message
 copied off the ``articles`` topic, a saved feed. Each file becomes a list of Articles, or a ValueError
@@ -11,13 +11,17 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from monitor.errors import NewsmonError
 from monitor.models import Article, article_id
 
-__all__ = ["INPUT_SUFFIXES", "read_articles"]
+if TYPE_CHECKING:
+    from monitor.ingest.fetch import Fetcher
+
+__all__ = ["INPUT_SUFFIXES", "is_url", "read_articles", "read_url"]
 
 INPUT_SUFFIXES = frozenset({".txt", ".text", ".json", ".jsonl", ".xml", ".rss", ".atom"})
 _FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
@@ -109,3 +113,50 @@ def _feed_articles(path: Path, data: bytes) -> list[Article]:
         problems = "; ".join(getattr(result, "problems", [])) or "not an RSS or Atom feed"
         raise ValueError(problems)
     return list(result.articles)
+
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def is_url(source: str) -> bool:
+    """Return whether a command-line input names an http(s) URL rather than a file."""
+    return source.lower().startswith(("http://", "https://"))
+
+
+def read_url(
+    url: str, fetcher: Fetcher, max_bytes: int = 5_000_000, timeout_s: float = 20.0
+) -> list[Article]:
+    """Return the articles at ``url``: each item of an RSS/Atom feed, else the page (or text) itself.
+
+    A page's title is its ``<title>``, its body the text of its markup; fetching is the ingestor's
+    (size cap, timeout, and the same guard against private addresses).
+
+    Raises:
+        ValueError: the URL cannot be fetched, or holds nothing to read.
+    """
+    from monitor.ingest.parse import declared_charset, html_to_text, parse_feed
+
+    try:
+        page = fetcher.fetch_page("url", url, max_bytes, timeout_s)
+    except NewsmonError as e:
+        raise ValueError(f"cannot fetch: {e}") from e
+    data = page.content or b""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:200].lower()
+    kind = (page.content_type or "").lower()
+    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")) or "rss" in kind or "atom" in kind:
+        result = parse_feed("url", data, page.url or url, content_type=page.content_type)
+        if result.articles:
+            return list(result.articles)
+    charset = declared_charset(page.content_type, data) or "utf-8"
+    text = data.decode(charset, errors="replace")
+    if "html" in kind or head.startswith((b"<!doctype html", b"<html")):
+        m = _TITLE_RE.search(text)
+        title = html_to_text(m.group(1)) if m else ""
+        body = html_to_text(_TITLE_RE.sub("", text, count=1))
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        title, body = (lines[0], "\n".join(lines[1:])) if lines else ("", "")
+    if not (title or body):
+        raise ValueError("nothing to read at this URL")
+    final = page.url or url
+    return [Article(id=article_id(None, final), feed_id="url", url=final, title=title, text=body)]

@@ -7,12 +7,14 @@ message``, because a rule that silently never fires is worse than a service that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from monitor.errors import RuleError
+from monitor.matching.durations import Duration
 from monitor.matching.gazetteer import Gazetteer
 from monitor.matching.terms import Term
 from monitor.matching.yamlfile import LineIndex, load_yaml, validate
@@ -23,10 +25,14 @@ __all__ = [
     "EntitySet",
     "Example",
     "Examples",
+    "Filters",
     "Negation",
     "Rule",
+    "RuleSet",
     "load_rule",
+    "load_rule_set",
     "load_rules",
+    "rule_files",
 ]
 
 ENTITIES_FILE = "entities.yaml"
@@ -35,6 +41,7 @@ Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 TermText = Annotated[str, StringConstraints(min_length=1)]
 Terms = dict[Language, list[TermText]]
+Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 
 
 class _Strict(BaseModel):
@@ -97,6 +104,10 @@ class Condition(_Strict):
         default_factory=dict,
         description="entity mentions right after these words are topics, not participants ('parler de X')",
     )
+    related_to: Identifier | None = Field(
+        None,
+        description="count only mentions the dependency parse ties to a keyword of this keywords condition",
+    )
     keywords: Terms | None = Field(None, description="the sentence holds one of these terms, not negated")
     no_keywords: Terms | None = Field(None, description="the sentence holds none of these terms")
 
@@ -109,6 +120,8 @@ class Condition(_Strict):
             )
         if self.skip_after and self.entities is None:
             raise ValueError("skip_after goes with entities")
+        if self.related_to is not None and (self.entities is None or self.entities.mode == "none"):
+            raise ValueError("related_to goes with entities (of, all or any)")
         return self
 
     @property
@@ -123,8 +136,25 @@ class Negation(_Strict):
     """Words that cancel a keyword: just before it (``before``), or anywhere in its sentence."""
 
     window: int = Field(3, ge=1, le=10, description="how many words before a keyword a cue may stand")
-    before: Terms = Field(default_factory=dict, description="'ne', 'pas', 'sans', 'aucun', 'not', 'no'")
+    windows: dict[Language, Annotated[int, Field(ge=1, le=20)]] = Field(
+        default_factory=dict,
+        description="window per language, where tokens are shorter than words (zh: one per character)",
+    )
+    before: Terms = Field(default_factory=dict, description="'pas', 'sans', 'refuser', 'not', 'no'")
+    particles: Terms = Field(
+        default_factory=dict,
+        description="'ne', 'jamais', 'aucun': negate alone, but with a before cue form one negation",
+    )
     sentence: Terms = Field(default_factory=dict, description="'annuler', 'démentir': the whole sentence")
+
+
+class Filters(_Strict):
+    """Which articles the rule looks at, before any text is read."""
+
+    feeds: list[str] | None = Field(None, min_length=1, description="only articles of these feed ids")
+    tags: list[Label] | None = Field(None, min_length=1, description="only articles with one of these tags")
+    exclude_tags: list[Label] = Field(default_factory=list, description="never articles with these tags")
+    max_age: Duration | None = Field(None, description="skip articles published longer ago (7d, 12h)")
 
 
 class Example(_Strict):
@@ -155,8 +185,16 @@ class Rule(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     severity: Literal["info", "low", "medium", "high", "critical"] = "info"
+    owner: str = Field("", description="who answers for the rule (a person, a desk, an address)")
+    receivers: list[Label] = Field(default_factory=list, description="alert receivers, by name")
+    dedup_window: Duration | None = Field(None, description="one alert per event within this time (6h)")
+    tags: list[Label] = Field(default_factory=list, description="free labels the alerter may route on")
     languages: list[Language] = Field(min_length=1)
+    filters: Filters = Field(default_factory=Filters)
     scope: Literal["sentence"] = Field("sentence", description="where all conditions must hold together")
+    within: int | None = Field(
+        None, ge=1, le=200, description="all positive conditions inside a window of this many tokens"
+    )
     threshold: float = Field(1.0, gt=0, description="sentences needed to fire (the score is their count)")
     negation: Negation = Field(default_factory=Negation)
     conditions: list[Condition] = Field(min_length=1)
@@ -180,7 +218,9 @@ def _check_languages(rule: Rule, index: LineIndex) -> None:
                     raise index.error(("conditions", i, "keywords"), f"no terms for language {language!r}")
         only_rule_languages(cond.no_keywords or {}, ("conditions", i, "no_keywords"))
         only_rule_languages(cond.skip_after, ("conditions", i, "skip_after"))
+    only_rule_languages({key: [] for key in rule.negation.windows}, ("negation", "windows"))
     only_rule_languages(rule.negation.before, ("negation", "before"))
+    only_rule_languages(rule.negation.particles, ("negation", "particles"))
     only_rule_languages(rule.negation.sentence, ("negation", "sentence"))
     for kind in ("match", "no_match"):
         for j, example in enumerate(getattr(rule.examples, kind)):
@@ -193,6 +233,7 @@ def _check_languages(rule: Rule, index: LineIndex) -> None:
 def _check_terms(rule: Rule, index: LineIndex) -> None:
     groups: list[tuple[tuple[int | str, ...], Terms]] = [
         (("negation", "before"), rule.negation.before),
+        (("negation", "particles"), rule.negation.particles),
         (("negation", "sentence"), rule.negation.sentence),
     ]
     for i, cond in enumerate(rule.conditions):
@@ -238,13 +279,36 @@ def _load_rule(path: Path, gazetteer: Gazetteer) -> tuple[Rule, LineIndex]:
             raise index.error(("conditions", i, "name"), f"duplicate condition name {name!r}")
     if not any(c.positive for c in rule.conditions):
         raise index.error(("conditions",), "needs at least one condition that asks for entities or keywords")
+    keyword_names = [c.name for c in rule.conditions if c.keywords is not None]
+    for i, cond in enumerate(rule.conditions):
+        if cond.related_to is not None and cond.related_to not in keyword_names:
+            raise index.error(
+                ("conditions", i, "related_to"),
+                f"{cond.related_to!r} is not a keywords condition of this rule; "
+                f"valid names are [{', '.join(keyword_names)}]",
+            )
     _check_languages(rule, index)
     _check_terms(rule, index)
     _check_entities(rule, index, gazetteer)
     return rule, index
 
 
-def load_rules(rules_dir: Path) -> tuple[Gazetteer, list[Rule]]:
+@dataclass(frozen=True)
+class RuleSet:
+    """A loaded rules folder: the gazetteer, the rules, and where each rule came from."""
+
+    gazetteer: Gazetteer
+    rules: list[Rule]
+    sources: dict[str, tuple[Path, LineIndex]]
+    """Rule id → its file and the line of each of its fields, to point at a failing example."""
+
+    def where(self, rule_id: str, loc: tuple[int | str, ...]) -> str:
+        """Return ``path:line`` of field ``loc`` of rule ``rule_id``."""
+        path, index = self.sources[rule_id]
+        return f"{path}:{index.line(loc)}"
+
+
+def load_rule_set(rules_dir: Path) -> RuleSet:
     """Read ``rules_dir``: ``entities.yaml`` and every other ``*.yaml``/``*.yml`` file, one rule each.
 
     Raises:
@@ -256,17 +320,35 @@ def load_rules(rules_dir: Path) -> tuple[Gazetteer, list[Rule]]:
     if not entities.is_file():
         raise RuleError(f"{entities}: gazetteer file not found (every rules folder needs one)")
     gazetteer = Gazetteer.load(entities)
-    files = sorted(
-        p for p in rules_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.name != ENTITIES_FILE
-    )
+    files = rule_files(rules_dir)
     if not files:
         raise RuleError(f"{rules_dir}: no watchlist files (*.yaml besides {ENTITIES_FILE})")
     rules: list[Rule] = []
-    origin: dict[str, Path] = {}
+    sources: dict[str, tuple[Path, LineIndex]] = {}
     for path in files:
         rule, index = _load_rule(path, gazetteer)
-        if rule.id in origin:
-            raise index.error(("id",), f"rule id {rule.id!r} is already used by {origin[rule.id]}")
-        origin[rule.id] = path
+        if rule.id in sources:
+            raise index.error(("id",), f"rule id {rule.id!r} is already used by {sources[rule.id][0]}")
+        sources[rule.id] = (path, index)
         rules.append(rule)
-    return gazetteer, rules
+    return RuleSet(gazetteer, rules, sources)
+
+
+def rule_files(rules_dir: Path) -> list[Path]:
+    """Return the watchlist files of ``rules_dir``, sorted: every ``*.yaml``/``*.yml`` but the gazetteer."""
+    try:
+        return sorted(
+            p for p in rules_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.name != ENTITIES_FILE
+        )
+    except OSError as e:
+        raise RuleError(f"{rules_dir}: cannot list the rules folder: {e}") from e
+
+
+def load_rules(rules_dir: Path) -> tuple[Gazetteer, list[Rule]]:
+    """Read ``rules_dir`` (see :func:`load_rule_set`) and return its gazetteer and rules.
+
+    Raises:
+        RuleError: the folder or a file is missing or invalid, or two files share a rule id.
+    """
+    rule_set = load_rule_set(rules_dir)
+    return rule_set.gazetteer, rule_set.rules

@@ -8,14 +8,17 @@ folder of samples is never blocked by one bad file.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.errors import NewsmonError
 from monitor.matching.engine import Analysis, MatchEngine
-from monitor.matching.inputs import INPUT_SUFFIXES, read_articles
+from monitor.matching.inputs import INPUT_SUFFIXES, is_url, read_articles, read_url
 from monitor.models import Article, EntityMention, Evidence, Match
+
+if TYPE_CHECKING:
+    from monitor.ingest.fetch import Fetcher
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_BAD_RULES", "EXIT_OK", "run_rules_test"]
 
@@ -24,18 +27,30 @@ EXIT_BAD_INPUT = 1
 EXIT_BAD_RULES = 2
 
 
+_ENTITY_STYLE = "\x1b[1;36m"  # bold cyan
+_TERM_STYLE = "\x1b[1;33m"  # bold yellow
+_FIRED_STYLE = "\x1b[1;32m"  # bold green
+_RESET = "\x1b[0m"
+
+
 def run_rules_test(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     rules_dir: Path,
     spacy_models: Mapping[str, str],
     fmt: str = "text",
     out: TextIO | None = None,
     default_language: str = "fr",
+    *,
+    color: bool = False,
+    fetcher: Callable[[], Fetcher] | None = None,
+    lookup_lemmas: bool = True,
 ) -> int:
-    """Match every article of ``paths`` (files or folders) and report to ``out``; return the exit code.
+    """Match every article of ``paths`` (files, folders or http(s) URLs) and report to ``out``.
 
-    Exit codes: 0 every input was processed, 1 some input could not be read or parsed, 2 the rule set
-    is invalid (nothing is matched then).
+    Returns the exit code: 0 every input was processed, 1 some input could not be read or parsed, 2
+    the rule set is invalid (nothing is matched then). ``color`` highlights entities and evidence
+    terms in the text report; ``fetcher`` makes the HTTP client used for URLs (default: the
+    ingestor's, which refuses private addresses).
     """
     if out is None:
         import sys
@@ -44,25 +59,36 @@ def run_rules_test(
     if fmt not in ("text", "json"):
         raise ValueError(f"unknown format {fmt!r}; valid formats are ['json', 'text']")
     try:
-        engine = MatchEngine.load(rules_dir, spacy_models, default_language)
+        engine = MatchEngine.load(rules_dir, spacy_models, default_language, lookup_lemmas=lookup_lemmas)
     except NewsmonError as e:
         _emit_error(out, fmt, str(rules_dir), f"invalid rule set:\n{e}" if fmt == "text" else str(e))
         return EXIT_BAD_RULES
     failed = 0
     articles = matched = 0
-    for source, item in _sources(paths):
-        if isinstance(item, str):
-            failed += 1
-            _emit_error(out, fmt, source, item)
-            continue
-        for article in item:
-            analysis = engine.analyse(article)
-            articles += 1
-            matched += len(analysis.matches)
-            if fmt == "json":
-                out.write(json.dumps(_record(source, article, analysis), ensure_ascii=False) + "\n")
-            else:
-                _write_text(out, source, article, analysis)
+    opened: list[Fetcher] = []
+
+    def client() -> Fetcher:
+        if not opened:
+            opened.append(fetcher() if fetcher is not None else _default_fetcher())
+        return opened[0]
+
+    try:
+        for source, item in _sources(paths, client):
+            if isinstance(item, str):
+                failed += 1
+                _emit_error(out, fmt, source, item)
+                continue
+            for article in item:
+                analysis = engine.analyse(article)
+                articles += 1
+                matched += len(analysis.matches)
+                if fmt == "json":
+                    out.write(json.dumps(_record(source, article, analysis), ensure_ascii=False) + "\n")
+                else:
+                    _write_text(out, source, article, analysis, color)
+    finally:
+        for f in opened:
+            f.close()
     if fmt == "text":
         out.write(
             f"{articles} article(s), {matched} match(es), {failed} input error(s); "
@@ -71,9 +97,24 @@ def run_rules_test(
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
-def _sources(paths: Sequence[Path]) -> Iterator[tuple[str, list[Article] | str]]:
-    """Yield each input file with its articles, or with the reason it cannot be used."""
-    for path in paths:
+def _default_fetcher() -> Fetcher:
+    from monitor.ingest.fetch import Fetcher
+
+    return Fetcher(timeout_s=20.0, max_bytes=5_000_000, user_agent="newsmon-rules-test/0.1")
+
+
+def _sources(
+    paths: Sequence[Path | str], fetcher: Callable[[], Fetcher]
+) -> Iterator[tuple[str, list[Article] | str]]:
+    """Yield each input with its articles, or with the reason it cannot be used."""
+    for given in paths:
+        if is_url(str(given)):
+            try:
+                yield str(given), read_url(str(given), fetcher())
+            except ValueError as e:
+                yield str(given), str(e)
+            continue
+        path = Path(given)
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in INPUT_SUFFIXES)
             if not files:
@@ -112,6 +153,10 @@ def _record(source: str, article: Article, analysis: Analysis) -> dict[str, Any]
                 "rule_name": m.rule_name,
                 "severity": m.severity,
                 "score": m.score,
+                "owner": m.owner,
+                "receivers": list(m.receivers),
+                "dedup_window_s": m.dedup_window_s,
+                "rule_tags": list(m.rule_tags),
                 "entities": list(m.entities),
                 "evidence": [e.model_dump(mode="json") for e in m.evidence],
             }
@@ -128,20 +173,48 @@ def _by_sentence(evidence: Sequence[Evidence]) -> list[tuple[str, list[Evidence]
     return list(groups.items())
 
 
-def _why(e: Evidence) -> str:
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{style}{text}{_RESET}" if color else text
+
+
+def _highlight(sentence: str, evidence: Sequence[Evidence], color: bool) -> str:
+    """Return ``sentence`` with the entities and terms of ``evidence`` in colour (unchanged without)."""
+    if not color:
+        return sentence
+    marks: list[tuple[str, str]] = [(m.text, _ENTITY_STYLE) for e in evidence for m in e.entities]
+    marks += [(t, _TERM_STYLE) for e in evidence for t in e.terms]
+    spans: list[tuple[int, int, str]] = []
+    for needle, style in sorted(marks, key=lambda m: -len(m[0])):
+        needle = " ".join(needle.split())
+        start = sentence.find(needle)
+        while needle and start >= 0:
+            end = start + len(needle)
+            if not any(start < e and s < end for s, e, _ in spans):
+                spans.append((start, end, style))
+            start = sentence.find(needle, end)
+    out = sentence
+    for start, end, style in sorted(spans, reverse=True):
+        out = out[:start] + _paint(out[start:end], style, True) + out[end:]
+    return out
+
+
+def _why(e: Evidence, color: bool = False) -> str:
     if e.entities:
-        return f"{e.condition}: " + ", ".join(f"{m.text} [{m.entity_id}]" for m in e.entities)
-    return f"{e.condition}: " + ", ".join(e.terms)
+        listed = ", ".join(f"{_paint(m.text, _ENTITY_STYLE, color)} [{m.entity_id}]" for m in e.entities)
+    else:
+        listed = ", ".join(_paint(t, _TERM_STYLE, color) for t in e.terms)
+    return f"{e.condition}: {listed}"
 
 
-def _write_match(out: TextIO, m: Match) -> None:
-    out.write(f"  MATCH {m.rule} ({m.rule_name}) severity={m.severity} score={m.score:g}\n")
+def _write_match(out: TextIO, m: Match, color: bool = False) -> None:
+    head = _paint(f"MATCH {m.rule}", _FIRED_STYLE, color)
+    out.write(f"  {head} ({m.rule_name}) severity={m.severity} score={m.score:g}\n")
     for sentence, evidence in _by_sentence(m.evidence):
-        out.write(f"    - {sentence}\n")
-        out.write(f"      {'; '.join(_why(e) for e in evidence)}\n")
+        out.write(f"    - {_highlight(sentence, evidence, color)}\n")
+        out.write(f"      {'; '.join(_why(e, color) for e in evidence)}\n")
 
 
-def _write_text(out: TextIO, source: str, article: Article, analysis: Analysis) -> None:
+def _write_text(out: TextIO, source: str, article: Article, analysis: Analysis, color: bool = False) -> None:
     date = f", {article.published.date().isoformat()}" if article.published else ""
     out.write(f"{source}\n  {article.title or '(no title)'} [{analysis.language}{date}]\n")
     counts: dict[tuple[str, str], int] = {}
@@ -149,10 +222,12 @@ def _write_text(out: TextIO, source: str, article: Article, analysis: Analysis) 
         if m.entity_id:
             counts[(m.entity_id, m.text)] = counts.get((m.entity_id, m.text), 0) + 1
     if counts:
-        listed = ", ".join(f"{text} [{eid}] x{n}" for (eid, text), n in counts.items())
+        listed = ", ".join(
+            f"{_paint(text, _ENTITY_STYLE, color)} [{eid}] x{n}" for (eid, text), n in counts.items()
+        )
         out.write(f"  watched entities: {listed}\n")
     for match in analysis.matches:
-        _write_match(out, match)
+        _write_match(out, match, color)
     if not analysis.matches:
         out.write("  no watchlist fired\n")
     out.write("\n")

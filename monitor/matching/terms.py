@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitor.matching.text import Token, fold
+from monitor.matching.text import TOKEN_RE, Token, fold, is_boundary_free
 
 __all__ = ["Term", "TermHit", "TermIndex", "anchor"]
 
@@ -31,7 +31,7 @@ class Term:
     @classmethod
     def parse(cls, source: str) -> Term:
         """Compile ``source``; raise ValueError when it holds no word or misplaces a ``*``."""
-        words = tuple(fold(source).split())
+        words = tuple(part for word in fold(source).split() for part in _split_word(word))
         if not words:
             raise ValueError(f"term {source!r} is empty")
         for word in words:
@@ -47,6 +47,17 @@ class Term:
             if not word_matches(word, tokens[i + k]):
                 return None
         return i + len(self.words)
+
+
+def _split_word(word: str) -> list[str]:
+    """Split a folded word the way text is tokenized: one token per CJK character ("会谈" → 会, 谈)."""
+    if not any(is_boundary_free(c) for c in word):
+        return [word]
+    star = word.endswith("*")
+    parts = [m.group() for m in TOKEN_RE.finditer(word.rstrip("*"))]
+    if star and parts:
+        parts[-1] += "*"
+    return parts
 
 
 def word_matches(word: str, token: Token) -> bool:
@@ -68,6 +79,15 @@ def anchor(term: Term) -> str:
     irregular forms whose first letters differ from the lemma ("recevoir" → "reçu") need their own term.
     """
     first = term.words[0].rstrip("*")
+    if first and is_boundary_free(first[0]):
+        # Characters are words of their own: the anchor is the term's first characters, run together.
+        run = ""
+        for word in term.words:
+            char = word.rstrip("*")
+            if len(char) != 1 or not is_boundary_free(char):
+                break
+            run += char
+        return run[:_ANCHOR_CHARS]
     return first[:_ANCHOR_CHARS]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = [
+    "TOKEN_RE",
     "Sentence",
     "Token",
     "fold",
@@ -46,13 +47,50 @@ def _fold_char(c: str) -> str:
     return unicodedata.normalize("NFC", decomposed).casefold()
 
 
+class _OneToOne(dict[int, str]):
+    """``str.translate`` table folding each character to one character, or to ``\0`` when it cannot."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        value = folded if len(folded) == 1 and code else "\0"
+        self[code] = value
+        return value
+
+
+_ONE_TO_ONE = _OneToOne()
+_SPACE_RUN = re.compile(r"^ +| {2,}")
+
+
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """Return ``text`` folded, and for each folded character the offset of its source character.
 
     Folding lowercases, strips accents, turns dashes and runs of whitespace into one space and unifies
     apostrophes. The offsets (one more than the folded length, ending with ``len(text)``) let a match
     found in the folded text be reported on the original.
+
+    Every article goes through here before anything else, so the common case (each character folds to
+    one character) runs in C through ``str.translate``; a text with ligatures, combining accents or
+    compatibility characters ("…" → "...") takes the character-by-character path.
     """
+    mapped = text.translate(_ONE_TO_ONE)
+    if "\0" in mapped:
+        return _fold_slowly(text)
+    pieces: list[str] = []
+    offsets: list[int] = []
+    kept = 0
+    for m in _SPACE_RUN.finditer(mapped):
+        drop_from = m.start() if m.start() == 0 else m.start() + 1  # a leading run goes entirely
+        pieces.append(mapped[kept:drop_from])
+        offsets.extend(range(kept, drop_from))
+        kept = m.end()
+    pieces.append(mapped[kept:])
+    offsets.extend(range(kept, len(text)))
+    offsets.append(len(text))
+    return "".join(pieces), offsets
+
+
+def _fold_slowly(text: str) -> tuple[str, list[int]]:
+    """Fold ``text`` one character at a time: the general case of :func:`fold_with_offsets`."""
     out: list[str] = []
     offsets: list[int] = []
     previous_space = True  # also drops leading whitespace
@@ -118,9 +156,14 @@ class Sentence:
     tokens: tuple[Token, ...]
 
 
+_BOUNDARY_FREE = (
+    "\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff"
+)
 # English clitic "n't" first, so "didn't" gives "did" + "n't"; French elision keeps the apostrophe on
-# the first word, so "n'a" gives "n'" + "a" as spaCy does.
-_TOKEN_RE = re.compile(r"\w+(?=n't)|n't|\w+'?|[^\w\s]")
+# the first word, so "n'a" gives "n'" + "a" as spaCy does. Each character of a script written without
+# spaces is a token of its own: without a segmenter, "会谈" is found as the two tokens 会 + 谈.
+_WORD = rf"(?:(?![{_BOUNDARY_FREE}])\w)+"
+TOKEN_RE = re.compile(rf"[{_BOUNDARY_FREE}]|{_WORD}(?=n't)|n't|{_WORD}'?|[^\w\s]")
 
 
 def simple_tokens(text: str, start: int = 0, end: int | None = None) -> list[Token]:
@@ -128,7 +171,7 @@ def simple_tokens(text: str, start: int = 0, end: int | None = None) -> list[Tok
     end = len(text) if end is None else end
     folded, offsets = fold_with_offsets(text[start:end])
     tokens: list[Token] = []
-    for m in _TOKEN_RE.finditer(folded):
+    for m in TOKEN_RE.finditer(folded):
         s, e = offsets[m.start()] + start, offsets[m.end() - 1] + start + 1
         tokens.append(Token(m.group(), m.group(), s, e))
     return tokens
@@ -155,7 +198,8 @@ def split_lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s+[\"'«“(\[]?\s*\w)")
+_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s+[\"'«“(\[]?\s*\w)|[。！？]+[」』”’）)]*")
+_CJK_FINAL = "。！？"
 _ABBREVIATION_RE = re.compile(
     r"(?:\b\w|\b(?:M|Mme|Mlle|Mr|Mrs|Ms|Dr|St|Ste|Pr|Prof|Gen|Gén|Sen|Rep|etc|vs))\.$"
 )
@@ -170,11 +214,14 @@ def simple_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     s = start
     for m in _SENTENCE_END_RE.finditer(text, start, end):
-        if m.group().startswith(".") and _ABBREVIATION_RE.search(text, s, m.start() + 1):
-            continue
-        following = text[m.end() : end].lstrip().lstrip('"«“([').lstrip()[:1]
-        if not (following.isupper() or following.isdigit()):
-            continue
+        if m.group()[0] not in _CJK_FINAL:  # Chinese and Japanese have no case and no space to look at
+            if m.group().startswith(".") and _ABBREVIATION_RE.search(text, s, m.start() + 1):
+                continue
+            following = text[m.end() : end].lstrip().lstrip('"«“([').lstrip()[:1]
+            if not (following.isupper() or following.isdigit()):
+                continue
+        if m.end() >= end:
+            break
         spans.append((s, m.end()))
         s = m.end()
         while s < end and text[s].isspace():

@@ -93,10 +93,11 @@ def test_languages(engine: MatchEngine, article: MakeArticle) -> None:
     text = "Xi Jinping a rencontré Vladimir Poutine."
     assert engine.analyse(article(text, language=None)).language == "fr"
     assert _fired(engine, article, text, language="fr-FR") == ["leaders_meeting"]
-    german = engine.analyse(article("Xi Jinping traf Wladimir Putin in Moskau.", language="de"))
-    assert german.matches == []
-    assert not german.nlp_ran
-    assert [m.entity_id for m in german.entities] == ["xi_jinping", "vladimir_putin"]
+    # no shipped watchlist covers Italian: the names are still found, nothing fires, spaCy never runs
+    italian = engine.analyse(article("Xi Jinping ha incontrato Vladimir Putin a Mosca.", language="it"))
+    assert italian.matches == []
+    assert not italian.nlp_ran
+    assert [m.entity_id for m in italian.entities] == ["xi_jinping", "vladimir_putin"]
 
 
 def test_a_language_without_model_matches_on_plain_words(

@@ -51,8 +51,37 @@ def test_longest_alias_wins(gazetteer: Gazetteer) -> None:
 
 
 def test_short_alias_counts_when_the_article_names_the_entity_in_full(gazetteer: Gazetteer) -> None:
-    text = "Kim Jong-un est arrivé. Ensuite Kim a parlé, puis Xi."
+    text = "Kim Jong-un est arrivé. Ensuite Kim a parlé. Le lendemain, la délégation de Xi est repartie."
     assert _linked(gazetteer, text) == [("Kim Jong-un", "kim_jong_un"), ("Kim", "kim_jong_un")]
+
+
+def test_two_watched_surnames_side_by_side_vouch_for_each_other(gazetteer: Gazetteer) -> None:
+    assert _linked(gazetteer, "Poutine et Kim scellent leur alliance.") == [
+        ("Poutine", "vladimir_putin"),
+        ("Kim", "kim_jong_un"),
+    ]
+    assert _linked(gazetteer, "Le sommet Kim-Xi.") == [("Kim", "kim_jong_un"), ("Xi", "xi_jinping")]
+    # too far apart, or one of them is not written as a name: nobody is vouched for
+    assert _linked(gazetteer, "Poutine a parlé longuement de la situation économique avec Kim.") == []
+    assert _linked(gazetteer, "Kim Kardashian et Poutine.") == []
+    assert _linked(gazetteer, "La poutine de Kim.") == []
+
+
+def test_a_shared_alias_names_the_entity_the_article_names_in_full() -> None:
+    g = Gazetteer(
+        [
+            EntitySpec(id="kim_jong_un", name="Kim Jong-un", aliases=["Kim Jong-un"], short_aliases=["Kim"]),
+            EntitySpec(id="kim_yo_jong", name="Kim Yo-jong", aliases=["Kim Yo-jong"], short_aliases=["Kim"]),
+        ]
+    )
+
+    def linked(text: str) -> list[str]:
+        return [m.entity_id or "" for m in g.resolve(text, g.scan(text))]
+
+    assert linked("Kim Yo-jong a parlé. Ensuite Kim est partie.") == ["kim_yo_jong", "kim_yo_jong"]
+    assert linked("Kim Jong-un a parlé. Ensuite Kim est parti.") == ["kim_jong_un", "kim_jong_un"]
+    # both named in full: "Kim" alone could be either, so it names nobody
+    assert linked("Kim Jong-un et Kim Yo-jong. Ensuite Kim est parti.") == ["kim_jong_un", "kim_yo_jong"]
 
 
 def test_short_alias_counts_when_ner_tags_exactly_that_span_per(gazetteer: Gazetteer) -> None:

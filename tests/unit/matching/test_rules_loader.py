@@ -134,9 +134,17 @@ def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
 
 
 def test_gazetteer_errors_name_the_line(tmp_path: Path) -> None:
-    entities = ENTITIES.replace("aliases: [Boris Kalm]", "aliases: [Boris Kalm, ADA VERIN]")
+    entities = ENTITIES.replace("aliases: [Boris Kalm]", "aliases: [Boris Kalm, BORIS KALM]")
     message = _error(tmp_path, entities=entities)
-    assert message.startswith(f"{tmp_path / 'entities.yaml'}:8: entities[1].aliases[1]: alias 'ADA VERIN'")
+    assert message.startswith(f"{tmp_path / 'entities.yaml'}:8: entities[1].aliases[1]: alias 'BORIS KALM'")
+    assert "repeats 'Boris Kalm'" in message
+
+
+def test_two_entities_may_share_an_alias(tmp_path: Path) -> None:
+    entities = ENTITIES.replace("aliases: [Boris Kalm]", "aliases: [Boris Kalm]\n    short_aliases: [Verin]")
+    gazetteer, _ = load_rules(_rules_dir(tmp_path, entities=entities))
+    [hit] = gazetteer.scan("Verin")
+    assert hit.entity_ids == ("ada_verin", "boris_kalm")
 
 
 def test_gazetteer_unknown_key(tmp_path: Path) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from monitor.ingest.fetch import Fetcher
 from monitor.matching.inputs import read_articles
 from monitor.matching.rules_test import run_rules_test
 
@@ -131,3 +135,83 @@ def test_text_report_says_what_fired_and_why(tmp_path: Path) -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="valid formats"):
         run_rules_test([], RULES, MODELS, "xml", io.StringIO())
+
+
+PAGE = """<!doctype html><html><head><title>Sommet à Moscou</title></head>
+<body><h1>Sommet</h1><p>Xi Jinping a rencontré Vladimir Poutine au Kremlin.</p></body></html>"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        routes = {
+            "/feed.xml": ("application/rss+xml", RSS),
+            "/page.html": ("text/html; charset=utf-8", PAGE),
+        }
+        if self.path not in routes:
+            self.send_error(404)
+            return
+        kind, body = routes[self.path]
+        data = body.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def _loopback_fetcher() -> Fetcher:
+    return Fetcher(timeout_s=5, max_bytes=1_000_000, user_agent="test", block_private=False)
+
+
+def test_urls_of_a_feed_and_a_page(server: str) -> None:
+    out = io.StringIO()
+    code = run_rules_test(
+        [f"{server}/feed.xml", f"{server}/page.html", f"{server}/missing"],
+        RULES,
+        MODELS,
+        "json",
+        out,
+        fetcher=_loopback_fetcher,
+    )
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 1
+    assert [r.get("title") for r in records] == ["Sommet à Moscou", "Météo", "Sommet à Moscou", None]
+    assert [m["rule"] for m in records[2]["matches"]] == ["leaders_meeting"]
+    assert records[2]["url"] == f"{server}/page.html"
+    assert "404" in records[3]["error"]
+
+
+def test_private_addresses_are_refused_by_default(server: str) -> None:
+    out = io.StringIO()
+    assert run_rules_test([f"{server}/page.html"], RULES, MODELS, "json", out) == 1
+    assert "cannot fetch" in json.loads(out.getvalue())["error"]
+
+
+def test_colour_highlights_entities_and_terms(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("Sommet\nKim Jong-un et Xi Jinping se sont rencontrés à Pékin.", encoding="utf-8")
+    out = io.StringIO()
+    assert run_rules_test([path], RULES, MODELS, "text", out, color=True) == 0
+    text = out.getvalue()
+    assert (
+        "- \x1b[1;36mKim Jong-un\x1b[0m et \x1b[1;36mXi Jinping\x1b[0m se sont \x1b[1;33mrencontrés\x1b[0m"
+        in text
+    )
+    assert "\x1b[1;32mMATCH leaders_meeting\x1b[0m" in text
+    plain = io.StringIO()
+    run_rules_test([path], RULES, MODELS, "text", plain)
+    assert "\x1b[" not in plain.getvalue()
