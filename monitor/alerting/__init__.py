@@ -1,24 +1,33 @@
-"""Alerting stage: Match → Alert (pure), stored in the outbox, delivered to console, log and apprise."""
+"""Alerting stage: Match → event dedup (pure) → alert → routing, grouping, silences → outbox → channels."""
 
 from monitor.alerting.build import alert_from_match, alert_id
+from monitor.alerting.dedup import Decision, DedupPolicy, EventIndex, compare
 from monitor.alerting.deliver import AppriseChannel, Channel, ConsoleChannel, JsonlLogChannel
-from monitor.alerting.outbox import DeliveryState, Outbox, StoredAlert
-from monitor.alerting.render import render_console, render_subject, render_text
-from monitor.alerting.service import Alerter, build_alerter
+from monitor.alerting.features import Report, report_of
+from monitor.alerting.notification import Notification
+from monitor.alerting.outbox import Outbox, StoredAlert
+from monitor.alerting.render import Renderer, mark_entities
+from monitor.alerting.service import Alerter, AlertPolicy, build_alerter
 
 __all__ = [
+    "AlertPolicy",
     "Alerter",
     "AppriseChannel",
     "Channel",
     "ConsoleChannel",
-    "DeliveryState",
+    "Decision",
+    "DedupPolicy",
+    "EventIndex",
     "JsonlLogChannel",
+    "Notification",
     "Outbox",
+    "Renderer",
+    "Report",
     "StoredAlert",
     "alert_from_match",
     "alert_id",
     "build_alerter",
-    "render_console",
-    "render_subject",
-    "render_text",
+    "compare",
+    "mark_entities",
+    "report_of",
 ]

@@ -1,26 +1,40 @@
-"""Turn a Match into an Alert: pure, no clock, no I/O, so a replayed Match yields the same Alert."""
+"""Turn Matches into Alerts and fold later Matches of the same event into them: pure, no clock, no I/O.
+
+Every time comes from the Match (``matched_at``), so a replayed Match yields the same Alert.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
-from monitor.models import Alert, ArticleRef, Match
+from monitor.models import Alert, ArticleRef, Evidence, Match
 
-__all__ = ["SUMMARY_MAX_CHARS", "alert_from_match", "alert_id"]
+__all__ = [
+    "MAX_EVIDENCE",
+    "SUMMARY_MAX_CHARS",
+    "absorb",
+    "alert_from_match",
+    "alert_id",
+    "attach",
+    "escalate",
+]
 
 SUMMARY_MAX_CHARS = 280
+#: Evidence sentences an alert keeps across its articles: enough to judge, short enough to read.
+MAX_EVIDENCE = 8
 
 
 def alert_id(rule: str, key: str) -> str:
-    """Return the id of the alert of ``rule`` about ``key`` (an article id, later an event key).
+    """Return the id of the alert of ``rule`` about ``key``: the id of the article that opened the event.
 
-    The id is the dedup key of the outbox: the same (rule, key) must always give the same id.
+    The id is the outbox's key: the same (rule, key) must always give the same id.
     """
     return hashlib.sha256(f"alert\x00{rule}\x00{key}".encode()).hexdigest()[:24]
 
 
-def alert_from_match(match: Match) -> Alert:
-    """Return the alert that ``match`` raises: one per (watchlist, article) in the skeleton."""
+def alert_from_match(match: Match, receivers: Iterable[str] = ()) -> Alert:
+    """Return the alert that ``match`` opens: a new event of its watchlist."""
     article = match.article
     return Alert(
         id=alert_id(match.rule, article.id),
@@ -34,7 +48,65 @@ def alert_from_match(match: Match) -> Alert:
         entities=match.entities,
         match_ids=(match.id,),
         created_at=match.matched_at,
+        tags=_unique((*article.tags, *match.rule_tags)),
+        receivers=tuple(receivers),
     )
+
+
+def attach(alert: Alert, match: Match) -> Alert:
+    """Return ``alert`` with the article of ``match`` added as one more source of its event."""
+    article = match.article
+    if match.id in alert.match_ids:
+        return alert
+    articles = alert.articles
+    if all(ref.id != article.id for ref in articles):
+        articles = (*articles, ArticleRef.of(article))
+    return alert.model_copy(
+        update={
+            "articles": articles,
+            "evidence": _evidence(alert.evidence, match.evidence),
+            "entities": _unique((*alert.entities, *match.entities)),
+            "match_ids": (*alert.match_ids, match.id),
+            "tags": _unique((*alert.tags, *article.tags, *match.rule_tags)),
+            "revision": alert.revision + 1,
+            "updated_at": match.matched_at,
+        }
+    )
+
+
+def absorb(alert: Alert, other: Alert) -> Alert:
+    """Return ``alert`` with the sources of ``other``, an alert found later to be about the same event."""
+    known = {ref.id for ref in alert.articles}
+    times = [t for t in (alert.updated_at, other.updated_at, other.created_at) if t is not None]
+    return alert.model_copy(
+        update={
+            "articles": (*alert.articles, *(ref for ref in other.articles if ref.id not in known)),
+            "evidence": _evidence(alert.evidence, other.evidence),
+            "entities": _unique((*alert.entities, *other.entities)),
+            "match_ids": _unique((*alert.match_ids, *other.match_ids)),
+            "tags": _unique((*alert.tags, *other.tags)),
+            "receivers": _unique((*alert.receivers, *other.receivers)),
+            "revision": alert.revision + 1,
+            "updated_at": max(times),
+        }
+    )
+
+
+def escalate(alert: Alert, change: str) -> Alert:
+    """Return ``alert`` with ``change`` recorded as a material change of its event."""
+    if change in alert.changes:
+        return alert
+    return alert.model_copy(update={"changes": (*alert.changes, change), "revision": alert.revision + 1})
+
+
+def _evidence(kept: tuple[Evidence, ...], new: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    seen = {(ev.condition, ev.sentence) for ev in kept}
+    extra = [ev for ev in new if (ev.condition, ev.sentence) not in seen]
+    return (*kept, *extra)[: max(MAX_EVIDENCE, len(kept))]
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
 
 
 def _summary(match: Match) -> str:

@@ -1,125 +1,225 @@
-"""Channels an alert is sent through: the terminal, the JSONL alert log, and apprise's receivers.
+"""Channels a notification is sent through: the terminal, the JSONL alert log, apprise URLs, Telegram.
 
-Every channel raises ``DeliveryError`` when it could not deliver; the service records that in the
-outbox and goes on with the other channels.
+Every URL of a receiver is a channel of its own, delivered and retried alone, so a retry never sends
+again to a URL that already accepted the message. Every channel raises ``DeliveryError`` when it could
+not deliver; the service records that in the outbox and goes on with the other channels.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
 import apprise
 from apprise.apprise import N_MGR
 
-from monitor.alerting.render import render_console, render_subject, render_text
+from monitor.alerting.notification import Notification
+from monitor.alerting.ratelimit import RateLimiter
+from monitor.alerting.render import Renderer
+from monitor.alerting.telegram import TelegramChannel, parse_tgram
 from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Alert
+from monitor.settings import AlertSettings
 
-__all__ = ["AppriseChannel", "Channel", "ConsoleChannel", "JsonlLogChannel"]
+__all__ = [
+    "AppriseChannel",
+    "Channel",
+    "ConsoleChannel",
+    "JsonlLogChannel",
+    "Receivers",
+    "build_channels",
+]
 
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
+_EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
+# Telegram: about one message a second per chat, twenty a minute per group (its Bot API FAQ).
+_TELEGRAM_MIN_INTERVAL_S = 1.0
+_TELEGRAM_PER_MINUTE = 20
 
 
 class Channel(Protocol):
-    """Somewhere an alert can be delivered; ``name`` labels metrics and the outbox's delivery rows."""
+    """Somewhere a notification can be delivered; ``name`` labels metrics and the outbox's rows."""
 
     name: str
 
-    def send(self, alert: Alert) -> None:
-        """Deliver ``alert``, or raise ``DeliveryError`` saying why not."""
+    def send(self, note: Notification) -> None:
+        """Deliver ``note``, or raise ``DeliveryError`` saying why not."""
         ...
 
 
 class ConsoleChannel:
-    """Print a compact view of every alert on a text stream (the terminal by default)."""
+    """Print a compact view of every notification on a text stream (the terminal by default)."""
 
     name = "console"
+    receiver = "console"
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, renderer: Renderer | None = None) -> None:
         self._stream = stream
+        self._renderer = renderer or Renderer()
 
-    def send(self, alert: Alert) -> None:
-        """Write ``alert`` to the stream, followed by a blank line."""
+    def send(self, note: Notification) -> None:
+        """Write ``note`` to the stream, followed by a blank line."""
         try:
-            self._stream.write(render_console(alert) + "\n\n")
+            self._stream.write(self._renderer.console(note) + "\n\n")
             self._stream.flush()
         except (OSError, ValueError) as e:  # ValueError: the stream was closed
             raise DeliveryError(f"console: cannot write: {e}") from e
 
 
 class JsonlLogChannel:
-    """Append every alert, as its JSON message, to a JSONL file: one line per alert."""
+    """Append every alert of every notification, as its JSON message, to a JSONL file: one line each."""
 
     name = "log"
+    receiver = "log"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def send(self, alert: Alert) -> None:
-        """Append ``alert`` as one JSON line."""
-        line = alert.model_dump_json() + "\n"
+    def send(self, note: Notification) -> None:
+        """Append each alert of ``note`` as one JSON line."""
+        lines = "".join(alert.model_dump_json() + "\n" for alert in note.alerts)
         try:
-            # Opened per alert so an external logrotate never leaves us writing to a deleted file.
+            # Opened per message so an external logrotate never leaves us writing to a deleted file.
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(line)
+                f.write(lines)
         except OSError as e:
             raise DeliveryError(f"alert log {self.path}: cannot append: {e}") from e
 
 
 class AppriseChannel:
-    """Send every alert to a list of apprise URLs (mailto://, tgram://, ...) in one notify call.
+    """Send notifications to one apprise URL: HTML email for mailto://, plain text for the others.
 
-    The URLs carry secrets (passwords, bot tokens), so no message of ours ever contains one: receivers
-    are named by their position in the list and apprise's service name.
-
-    Apprise spaces two notifications to the same service by a per-service interval (5.5 s for email),
-    sleeping in ``send``. ``min_interval_s`` overrides it for every receiver; None keeps apprise's.
+    The URL carries secrets (passwords, tokens), so no message of ours ever contains it: the channel
+    is named after its receiver. Apprise spaces two notifications to one service (5.5 s for email),
+    sleeping in ``send``; ``min_interval_s`` overrides that, None keeps apprise's.
     """
 
-    name = "apprise"
-
-    def __init__(self, urls: list[str], min_interval_s: float | None = None) -> None:
-        if not urls:
-            raise ConfigError("apprise channel: no URL configured")
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "apprise",
+        receiver: str = "apprise",
+        renderer: Renderer | None = None,
+        min_interval_s: float | None = None,
+        where: str = "alert.apprise_urls[0]",
+    ) -> None:
+        self.name = name
+        self.receiver = receiver
+        self._renderer = renderer or Renderer()
+        scheme = _check_scheme(url, where)
+        self.flavour = "email" if scheme in _EMAIL_SCHEMES else "text"
         self._apprise = apprise.Apprise()
-        for i, url in enumerate(urls):
-            where = f"alert.apprise_urls[{i}]"
-            scheme = _SCHEME.match(url)
-            # Checked before add(): apprise logs an unknown-scheme URL verbatim, secrets included.
-            if scheme is None or scheme.group(1).lower() not in N_MGR:
-                shown = f"{scheme.group(1)}://" if scheme else "a URL without scheme"
-                raise ConfigError(f"{where}: apprise has no plugin for {shown} (mailto://, tgram://, ...)")
-            if not self._apprise.add(url):
-                raise ConfigError(
-                    f"{where}: apprise cannot load this {scheme.group(1)}:// URL "
-                    "(see https://github.com/caronc/apprise/wiki for its form)"
-                )
+        if not self._apprise.add(url):
+            raise ConfigError(
+                f"{where}: apprise cannot load this {scheme}:// URL (see https://github.com/caronc/apprise/wiki)"
+            )
         if min_interval_s is not None:
             for service in self._apprise:
                 service.request_rate_per_sec = min_interval_s
-        self.receivers = len(urls)
 
-    def send(self, alert: Alert) -> None:
-        """Notify every receiver; raise ``DeliveryError`` unless all of them accepted the alert."""
+    def send(self, note: Notification) -> None:
+        """Notify the URL; raise ``DeliveryError`` unless it accepted the message."""
+        if self.flavour == "email":
+            body, body_format = self._renderer.email_html(note), apprise.NotifyFormat.HTML
+        else:
+            body, body_format = self._renderer.text(note), apprise.NotifyFormat.TEXT
         try:
             result = self._apprise.notify(
-                title=render_subject(alert),
-                body=render_text(alert),
-                body_format=apprise.NotifyFormat.TEXT,
+                title=self._renderer.subject(note), body=body, body_format=body_format
             )
         except Exception as e:  # apprise wraps most failures in its result; this is the rest
-            raise DeliveryError(f"apprise: notify raised {type(e).__name__}") from e
+            raise DeliveryError(f"{self.name}: notify raised {type(e).__name__}") from e
         if result:
             return
         failed = [f"{r.name}: {_status(r.status)}" for r in result if not r]
-        if failed:
-            detail = f"{len(failed)} of {self.receivers} receivers failed ({'; '.join(failed)})"
-        else:
-            detail = f"notify status {_status(result.status)}"
-        raise DeliveryError(f"apprise: {detail}")
+        detail = "; ".join(failed) if failed else f"notify status {_status(result.status)}"
+        raise DeliveryError(f"{self.name}: {detail}")
+
+
+@dataclass
+class Receivers:
+    """The configured channels by name, which receiver each belongs to, and the pace of each."""
+
+    channels: list[Channel]
+    receiver_of: dict[str, str]
+    limiters: dict[str, RateLimiter]
+
+    def of(self, receiver: str) -> list[Channel]:
+        """Return the channels of ``receiver``."""
+        return [c for c in self.channels if self.receiver_of[c.name] == receiver]
+
+    @property
+    def names(self) -> list[str]:
+        """Return the receiver names, in configuration order."""
+        return list(dict.fromkeys(self.receiver_of.values()))
+
+
+def build_channels(settings: AlertSettings, renderer: Renderer, console: TextIO) -> Receivers:
+    """Return the channels ``settings`` describe: console if enabled, the JSONL log, then each receiver's.
+
+    Raises:
+        ConfigError: a URL no plugin reads (the message names its place in the settings, never the URL).
+    """
+    channels: list[Channel] = []
+    receiver_of: dict[str, str] = {}
+    limiters: dict[str, RateLimiter] = {}
+    if settings.console:
+        channels.append(ConsoleChannel(console, renderer))
+    channels.append(JsonlLogChannel(settings.alert_log))
+    named: list[tuple[str, str, list[str], float | None, int | None, str]] = []
+    if settings.apprise_urls:
+        urls = [u.get_secret_value() for u in settings.apprise_urls]
+        named.append(("apprise", "alert.apprise_urls", urls, settings.apprise_min_interval_s, None, ""))
+    for name, receiver in settings.receivers.items():
+        urls = [u.get_secret_value() for u in receiver.urls]
+        where = f"alert.receivers.{name}.urls"
+        named.append(
+            (name, where, urls, receiver.min_interval_s, receiver.max_per_minute, receiver.telegram_api_url)
+        )
+    for name, where, urls, min_interval, per_minute, api_url in named:
+        built: list[tuple[Channel, RateLimiter]] = []
+        for i, url in enumerate(urls):
+            place = f"{where}[{i}]"
+            if _check_scheme(url, place) == "tgram":
+                for target in parse_tgram(url, place):
+                    telegram = TelegramChannel(
+                        name,
+                        name,
+                        target,
+                        renderer,
+                        api_url=api_url or "https://api.telegram.org",
+                        max_messages=settings.telegram_max_messages,
+                    )
+                    pace = RateLimiter(
+                        _TELEGRAM_MIN_INTERVAL_S if min_interval is None else min_interval,
+                        per_minute or _TELEGRAM_PER_MINUTE,
+                    )
+                    built.append((telegram, pace))
+            else:
+                app = AppriseChannel(
+                    url, name=name, receiver=name, renderer=renderer, min_interval_s=min_interval, where=place
+                )
+                built.append((app, RateLimiter(None, per_minute)))
+        for j, (channel, pace) in enumerate(built, start=1):
+            if len(built) > 1:  # one name per URL (and chat), so each is delivered and retried alone
+                channel.name = f"{name}.{j}"
+            channels.append(channel)
+            limiters[channel.name] = pace
+    for channel in channels:
+        receiver_of[channel.name] = getattr(channel, "receiver", channel.name)
+    return Receivers(channels, receiver_of, limiters)
+
+
+def _check_scheme(url: str, where: str) -> str:
+    scheme = _SCHEME.match(url)
+    # Checked before apprise sees it: apprise logs an unknown-scheme URL verbatim, secrets included.
+    if scheme is None or scheme.group(1).lower() not in N_MGR:
+        shown = f"{scheme.group(1)}://" if scheme else "a URL without scheme"
+        raise ConfigError(f"{where}: apprise has no plugin for {shown} (mailto://, tgram://, ...)")
+    return scheme.group(1).lower()
 
 
 def _status(status: object) -> str:

@@ -6,6 +6,7 @@ import email
 import email.policy
 import io
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,14 +100,17 @@ def _match() -> Match:
     )
 
 
-def _alerter(tmp_path: Path, port: int, metrics: Metrics) -> Alerter:
-    settings = AlertSettings(
+def _alerter(tmp_path: Path, port: int, metrics: Metrics, **settings: Any) -> Alerter:
+    config = AlertSettings(
         apprise_urls=[SecretStr(_mailto(port))],
+        apprise_min_interval_s=0,
         console=True,
         alert_log=tmp_path / "alerts.jsonl",
         outbox_db=tmp_path / "alerts.sqlite3",
+        group_wait_s=0,
+        **settings,
     )
-    return build_alerter(settings, metrics, console=io.StringIO())
+    return build_alerter(config, metrics, console=io.StringIO())
 
 
 def _deliveries(metrics: Metrics, channel: str, outcome: str) -> float:
@@ -132,11 +136,17 @@ def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[_Inbox, int], m
             == "[leaders_meeting] Ostrova and Brenn hold rail talks in Valmont"
         )
         assert inbox.recipients[0] == ["desk@example.org"]
-        body = message.get_body(preferencelist=("plain", "html"))
-        assert body is not None
-        text = body.get_content()
-        assert "«Lena Ostrova» received «Tomas Brenn» in Valmont on Friday" in text
-        assert LINK in text
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None
+        assert (
+            "<mark>Lena Ostrova</mark> received <mark>Tomas Brenn</mark> in Valmont on Friday"
+            in html.get_content()
+        )
+        plain = message.get_body(preferencelist=("plain",))
+        assert plain is not None
+        text = plain.get_content()
+        assert "Lena Ostrova received Tomas Brenn in Valmont on Friday" in text
+        assert LINK in text  # the plain-text part keeps every link
         assert _deliveries(metrics, "apprise", "ok") == 1
         assert alerter.outbox.pending() == []
 
@@ -177,11 +187,74 @@ def test_pending_alert_is_sent_once_the_server_is_back(tmp_path: Path, metrics: 
             # a restarted alerter: new channels, same outbox file
             alerter.outbox.close()
             alerter = _alerter(tmp_path, port, metrics)
-            assert alerter.retry_pending() == 1
+            assert alerter.retry_pending() == 1  # only apprise: console and log had it already
             assert alerter.retry_pending() == 0
         finally:
             controller.stop()
         assert [m["Subject"] for m in inbox.messages] == [alert.title]
+        assert alerter.outbox.pending() == []
+    finally:
+        alerter.outbox.close()
+
+
+_STORIES = [
+    ("Valmont", "the northern rail link", "Ostrova and Brenn"),
+    ("Kessler Bay", "fishing quotas", "the harbour masters"),
+    ("Ardent", "a grain embargo", "three trade envoys"),
+    ("Lumen City", "election observers", "the opposition leaders"),
+]
+
+
+def _match_about(n: int) -> Match:
+    """A match about a different event each time (another place, other people, another day)."""
+    place, topic, people = _STORIES[n]
+    sentence = f"{people} met in {place} to discuss {topic}."
+    url = f"https://press.example.net/{n}"
+    article = Article(
+        id=article_id(None, url),
+        feed_id="press",
+        url=url,
+        title=f"{place}: {topic}",
+        text=sentence,
+        language="en",
+        published=datetime(2026, 5, 8 + n, 14, 0, tzinfo=UTC),
+    )
+    evidence = Evidence(condition="meet", sentence=sentence, terms=("met",))
+    return Match(
+        id=Match.make_id("talks", article.id),
+        rule="talks",
+        rule_name="Talks",
+        score=1.0,
+        article=article,
+        evidence=(evidence,),
+    )
+
+
+def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, metrics: Metrics) -> None:
+    port = _free_port()
+    alerter = _alerter(tmp_path, port, metrics, retry_initial_s=0.2, retry_max_s=0.5, retry_attempts=100)
+    try:
+        alerts = [alerter.handle(_match_about(n)) for n in range(4)]
+        assert all(a is not None for a in alerts)
+        assert len({a.id for a in alerts if a is not None}) == 4
+        for _ in range(3):  # the receiver is down: ticks retry and fail
+            time.sleep(0.3)
+            alerter.tick()
+        assert _deliveries(metrics, "apprise", "error") >= 4
+        inbox = _Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            deadline = time.monotonic() + 30
+            while len(inbox.messages) < 4 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                alerter.tick()
+            for _ in range(5):  # a few more ticks: nothing may come twice
+                time.sleep(0.2)
+                alerter.tick()
+        finally:
+            controller.stop()
+        assert sorted(str(m["Subject"]) for m in inbox.messages) == sorted(a.title for a in alerts if a)
         assert alerter.outbox.pending() == []
     finally:
         alerter.outbox.close()

@@ -12,13 +12,22 @@ from typing import Any
 import apprise
 import pytest
 from apprise.decorators import notify
+from pydantic import SecretStr
 
 from monitor.alerting.build import alert_from_match
-from monitor.alerting.deliver import AppriseChannel, Channel, ConsoleChannel, JsonlLogChannel
+from monitor.alerting.deliver import AppriseChannel, Channel, ConsoleChannel, JsonlLogChannel, build_channels
+from monitor.alerting.notification import Notification
+from monitor.alerting.render import Renderer
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, Match
+from monitor.settings import AlertSettings, ReceiverSettings
 
 MakeMatch = Callable[..., Match]
+
+
+def _note(alert: Alert) -> Notification:
+    return Notification("new", (alert,))
+
 
 _SENT: list[dict[str, Any]] = []
 
@@ -49,7 +58,7 @@ def test_jsonl_log_appends_one_alert_per_line(tmp_path: Path, make_match: MakeMa
     channel = JsonlLogChannel(path)
     alerts = [alert_from_match(make_match(url=f"https://news.example.org/{n}")) for n in range(2)]
     for alert in alerts:
-        channel.send(alert)
+        channel.send(_note(alert))
     lines = path.read_text(encoding="utf-8").splitlines()
     assert [Alert.model_validate_json(line) for line in lines] == alerts
     assert json.loads(lines[0])["schema_version"] == 1
@@ -60,34 +69,54 @@ def test_jsonl_log_error_is_a_delivery_error(tmp_path: Path, make_match: MakeMat
     channel = JsonlLogChannel(path)
     path.mkdir()  # a directory where the file should be
     with pytest.raises(DeliveryError, match="cannot append"):
-        channel.send(alert_from_match(make_match()))
+        channel.send(_note(alert_from_match(make_match())))
 
 
 def test_console_prints_the_compact_view(make_match: MakeMatch) -> None:
     stream = io.StringIO()
-    ConsoleChannel(stream).send(alert_from_match(make_match()))
+    ConsoleChannel(stream).send(_note(alert_from_match(make_match())))
     assert stream.getvalue().startswith("ALERT HIGH [leaders_meeting] ")
     closed = io.StringIO()
     closed.close()
     with pytest.raises(DeliveryError):
-        ConsoleChannel(closed).send(alert_from_match(make_match()))
+        ConsoleChannel(closed).send(_note(alert_from_match(make_match())))
 
 
 def test_apprise_sends_subject_and_text(make_match: MakeMatch) -> None:
     _SENT.clear()
     alert = alert_from_match(make_match())
-    AppriseChannel(["newsmonok://token-1234@desk"]).send(alert)
+    AppriseChannel("newsmonok://token-1234@desk").send(_note(alert))
     assert len(_SENT) == 1
     assert _SENT[0]["title"] == alert.title
     assert alert.articles[0].url in _SENT[0]["body"]
 
 
 def test_apprise_failure_never_shows_the_url(make_match: MakeMatch) -> None:
-    channel = AppriseChannel(["newsmonok://token-1234@desk", "newsmonko://s3cret-token@desk"])
+    channel = AppriseChannel("newsmonko://s3cret-token@desk", name="desk", receiver="desk")
     with pytest.raises(DeliveryError) as e:
-        channel.send(alert_from_match(make_match()))
-    assert "1 of 2 receivers failed" in str(e.value)
+        channel.send(_note(alert_from_match(make_match())))
+    assert str(e.value).startswith("desk: ")
     assert "s3cret" not in str(e.value)
+
+
+def test_each_url_of_a_receiver_is_a_channel_of_its_own(tmp_path: Path) -> None:
+    settings = AlertSettings(
+        console=False,
+        alert_log=tmp_path / "a.jsonl",
+        apprise_urls=[SecretStr("newsmonok://t@one")],
+        receivers={
+            "desk": ReceiverSettings(
+                urls=[SecretStr("newsmonok://t@a"), SecretStr("tgram://123:ABC/-100/-200")]
+            ),
+        },
+    )
+    receivers = build_channels(settings, Renderer(), io.StringIO())
+    assert [c.name for c in receivers.channels] == ["log", "apprise", "desk.1", "desk.2", "desk.3"]
+    assert receivers.receiver_of["desk.3"] == "desk"
+    assert receivers.names == ["log", "apprise", "desk"]
+    telegram = receivers.limiters["desk.2"]
+    assert telegram.per_minute == 20
+    assert telegram.min_interval.total_seconds() == 1
 
 
 @pytest.mark.parametrize(
@@ -95,34 +124,29 @@ def test_apprise_failure_never_shows_the_url(make_match: MakeMatch) -> None:
 )
 def test_apprise_bad_url_is_a_config_error_without_the_secret(url: str) -> None:
     with pytest.raises(ConfigError, match=r"alert\.apprise_urls\[0\]") as e:
-        AppriseChannel([url])
+        AppriseChannel(url)
     assert "s3cret" not in str(e.value)
-
-
-def test_apprise_needs_a_url() -> None:
-    with pytest.raises(ConfigError):
-        AppriseChannel([])
 
 
 def test_apprise_exception_is_a_delivery_error(
     make_match: MakeMatch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    channel = AppriseChannel(["newsmonok://token@desk"])
+    channel = AppriseChannel("newsmonok://token@desk")
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("newsmonok://token@desk exploded")
 
     monkeypatch.setattr(apprise.Apprise, "notify", boom)
     with pytest.raises(DeliveryError) as e:
-        channel.send(alert_from_match(make_match()))
+        channel.send(_note(alert_from_match(make_match())))
     assert "token" not in str(e.value)
 
 
 def test_apprise_min_interval_overrides_its_throttle(make_match: MakeMatch) -> None:
     _SENT.clear()
-    channel = AppriseChannel(["newsmonok://token@desk"], min_interval_s=0)
+    channel = AppriseChannel("newsmonok://token@desk", min_interval_s=0)
     started = time.monotonic()
     for n in range(3):
-        channel.send(alert_from_match(make_match(url=f"https://news.example.org/{n}")))
+        channel.send(_note(alert_from_match(make_match(url=f"https://news.example.org/{n}"))))
     assert len(_SENT) == 3
     assert time.monotonic() - started < 2  # apprise's default would sleep 5.5 s between sends

@@ -1,0 +1,169 @@
+"""``newsmon alerts|silence|receivers``: the desk's commands, run as the command line runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+
+from monitor.alerting.service import build_alerter
+from monitor.bus.broker import free_port
+from monitor.cli import main
+from monitor.metrics import Metrics
+from monitor.settings import AlertSettings
+from tests.integration.test_alert_smtp import _Inbox, _match_about
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[_Inbox, int]]:
+    inbox, port = _Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[_Inbox, int]) -> AlertSettings:
+    """Point every NEWSMON_ALERT__ setting of this process at tmp_path and the SMTP server."""
+    for name in [n for n in os.environ if n.startswith("NEWSMON_")]:
+        monkeypatch.delenv(name)
+    url = f"mailto://127.0.0.1:{smtp[1]}/desk@example.org?from=newsmon@example.org&cto=5"
+    values = {
+        "NEWSMON_ALERT__OUTBOX_DB": str(tmp_path / "alerts.sqlite3"),
+        "NEWSMON_ALERT__ALERT_LOG": str(tmp_path / "alerts.jsonl"),
+        "NEWSMON_ALERT__CONSOLE": "false",
+        "NEWSMON_ALERT__APPRISE_MIN_INTERVAL_S": "0",
+        "NEWSMON_ALERT__GROUP_WAIT_S": "0",
+        "NEWSMON_ALERT__RECEIVERS": json.dumps({"desk": {"urls": [url]}}),
+        "NEWSMON_ALERT__DEFAULT_RECEIVER": "desk",
+        "NEWSMON_LOG_LEVEL": "WARNING",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return AlertSettings(
+        outbox_db=tmp_path / "alerts.sqlite3",
+        alert_log=tmp_path / "alerts.jsonl",
+        console=False,
+        apprise_min_interval_s=0,
+        group_wait_s=0,
+        receivers={"desk": {"urls": [SecretStr(url)]}},
+        default_receiver="desk",
+    )
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    capsys.readouterr()  # what the test itself printed (log lines) is not the command's output
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_alerts_list_and_resend(
+    env: AlertSettings, smtp: tuple[_Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    inbox, _ = smtp
+    alerter = build_alerter(env, metrics, console=io.StringIO())
+    alert = alerter.handle(_match_about(0))
+    alerter.outbox.close()
+    assert alert is not None
+    assert len(inbox.messages) == 1
+
+    code, out = _run(capsys, "alerts", "list", "--format", "json")
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["id"] == alert.id
+    assert row["state"] == "sent"
+    assert row["receivers"] == {"log": "sent", "desk": "sent"}
+    assert row["articles"][0]["url"] == alert.articles[0].url
+    assert row["articles"][0]["why"] == "new event"
+
+    code, out = _run(capsys, "alerts", "list")
+    assert code == 0
+    assert alert.id in out
+    assert "desk=sent" in out
+
+    code, out = _run(capsys, "alerts", "resend", alert.id, "--receiver", "desk")
+    assert code == 0
+    assert "1 message(s) delivered" in out
+    assert len(inbox.messages) == 2
+
+
+def test_silence_add_list_expire(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()
+    code, out = _run(
+        capsys,
+        "silence",
+        "add",
+        "--rule",
+        "talks",
+        "--receiver",
+        "desk",
+        "--duration",
+        "1h",
+        "--comment",
+        "summit week",
+    )
+    assert code == 0
+    silence_id = out.split()[0]
+    code, out = _run(capsys, "silence", "list", "--format", "json")
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["id"] == silence_id
+    assert row["state"] == "active"
+    assert row["comment"] == "summit week"
+    assert _run(capsys, "silence", "expire", silence_id)[0] == 0
+    assert _run(capsys, "silence", "list")[1] == "no silences\n"
+    assert silence_id in _run(capsys, "silence", "list", "--all")[1]
+    code = main(["silence", "expire", "nope"])
+    assert code == 2
+    assert "no silence 'nope'" in capsys.readouterr().err
+    code = main(["silence", "add", "--duration", "1h"])
+    assert code == 2
+    assert "at least one of" in capsys.readouterr().err
+
+
+def test_a_silence_mutes_the_next_alert(
+    env: AlertSettings, smtp: tuple[_Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    inbox, _ = smtp
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()
+    assert _run(capsys, "silence", "add", "--rule", "tal*", "--duration", "1h")[0] == 0
+    alerter = build_alerter(env, metrics, console=io.StringIO())
+    alert = alerter.handle(_match_about(1))
+    alerter.outbox.close()
+    assert alert is not None
+    assert inbox.messages == []
+    _, out = _run(capsys, "alerts", "list", "--format", "json", "--state", "silenced")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [alert.id]
+
+
+def test_receivers_test_sends_a_real_message(
+    env: AlertSettings, smtp: tuple[_Inbox, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox, _ = smtp
+    code, out = _run(capsys, "receivers", "test", "desk")
+    assert code == 0
+    assert out == "desk: ok\n"
+    assert [str(m["Subject"]) for m in inbox.messages] == ["newsmon: test notification to desk"]
+    code = main(["receivers", "test", "pager"])
+    assert code == 2
+    assert "valid receivers are" in capsys.readouterr().err
+
+
+def test_receivers_test_reports_a_dead_receiver(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = f"mailto://127.0.0.1:{free_port()}/desk@example.org?from=newsmon@example.org&cto=2"
+    monkeypatch.setenv("NEWSMON_ALERT__RECEIVERS", json.dumps({"desk": {"urls": [dead]}}))
+    code, out = _run(capsys, "receivers", "test", "desk")
+    assert code == 1
+    assert out.startswith("desk: FAILED")

@@ -1,0 +1,249 @@
+"""Event dedup on the real seed articles, through the real matcher, the real broker and a real SMTP server.
+
+labels.yaml (section ``dedup``) says which seeds report the same event (one alert per watchlist) and
+which report different ones; these tests hold the alerter to it, in every arrival order.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import itertools
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from monitor.alerting.outbox import Outbox
+from monitor.alerting.service import Alerter
+from monitor.app.stages import build_alert_stage
+from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.connection import Bus
+from monitor.bus.serde import encode
+from monitor.matching.engine import MatchEngine
+from monitor.matching.inputs import read_articles
+from monitor.metrics import Metrics
+from monitor.models import Match, article_id
+from monitor.settings import AlertSettings, KafkaSettings, Settings, TopicSettings
+
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+def _labels() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def seed_matches() -> dict[str, list[Match]]:
+    """Run the real matcher (spaCy + the shipped watchlists) on every seed once."""
+    engine = MatchEngine.load(REPO / "rules", {"fr": "fr_core_news_sm"}, "fr")
+    found: dict[str, list[Match]] = {}
+    for path in sorted(SEEDS.glob("*.txt")):
+        (article,) = read_articles(path)
+        found[path.name] = engine.match(article)
+    return found
+
+
+def _events(matches: list[tuple[str, Match]], outbox: Outbox, metrics: Metrics) -> dict[tuple[str, str], str]:
+    """Feed ``matches`` (seed name, match) to a fresh alerter; return the final alert of each (rule, seed)."""
+    alerter = Alerter(outbox, [], metrics)
+    made: dict[tuple[str, str], str] = {}
+    for seed, match in matches:
+        alert = alerter.handle(match)
+        assert alert is not None
+        made[(match.rule, seed)] = alert.id
+    final = {}
+    for key, alert_id in made.items():
+        alert = outbox.alert(alert_id)  # follows merges
+        assert alert is not None
+        final[key] = alert.id
+    return final
+
+
+def _partition(events: dict[tuple[str, str], str]) -> frozenset[frozenset[tuple[str, str]]]:
+    groups: dict[str, set[tuple[str, str]]] = {}
+    for key, alert_id in events.items():
+        groups.setdefault(alert_id, set()).add(key)
+    return frozenset(frozenset(g) for g in groups.values())
+
+
+def test_labels_dedup_facts_hold_in_every_arrival_order(
+    seed_matches: dict[str, list[Match]], tmp_path: Path
+) -> None:
+    facts = _labels()["dedup"]
+    seeds = sorted(seed_matches)
+    partitions = set()
+    for n, order in enumerate(itertools.permutations(seeds)):
+        matches = [(seed, m) for seed in order for m in seed_matches[seed]]
+        with Outbox(tmp_path / f"o{n}.sqlite3") as outbox:
+            events = _events(matches, outbox, Metrics(CollectorRegistry()))
+        for rule, kinds in facts.items():
+            for a, b in kinds.get("same_alert", []):
+                assert events[(rule, a)] == events[(rule, b)], (
+                    f"{rule}: {a} and {b} must share an alert ({order})"
+                )
+            for a, b in kinds.get("different_alert", []):
+                assert events[(rule, a)] != events[(rule, b)], f"{rule}: {a} and {b} must not ({order})"
+        partitions.add(_partition(events))
+    assert len(partitions) == 1, "the events depend on the order the articles came in"
+
+
+# -- through the broker, to a real SMTP server -----------------------------------------------------------
+
+
+@dataclass
+class _Inbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[_Inbox, int]]:
+    inbox, port = _Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _republished(match: Match, outlet: str) -> Match:
+    """Return ``match`` as if another outlet had republished the article under its own URL."""
+    url = match.article.url.replace("file://", f"https://{outlet}.example.org")
+    article = match.article.model_copy(update={"id": article_id(None, url), "url": url, "feed_id": outlet})
+    return match.model_copy(update={"id": Match.make_id(match.rule, article.id), "article": article})
+
+
+def _run_alert_stage(
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    port: int,
+    unique: str,
+    matches: list[Match],
+    expected_events: int,
+    inbox: _Inbox,
+) -> Outbox:
+    topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})
+    kafka = KafkaSettings(topics=topics, partitions=3, group_prefix=f"seeds-{unique}")
+    settings = Settings(
+        kafka=kafka,
+        alert=AlertSettings(
+            apprise_urls=[
+                SecretStr(f"mailto://127.0.0.1:{port}/desk@example.org?from=newsmon@example.org&cto=5")
+            ],
+            apprise_min_interval_s=0,
+            console=False,
+            alert_log=tmp_path / "alerts.jsonl",
+            outbox_db=tmp_path / "alerts.sqlite3",
+            group_wait_s=3,
+            group_interval_s=3600,
+            tick_s=0.2,
+        ),
+    )
+    bus = Bus(tuple(broker.bootstrap_servers), kafka, embedded=True)
+    bus.ensure_topics()
+    producer = bus.producer()
+    for match in matches:
+        producer.send(topics.matches, key=match.rule.encode(), value=encode(match))
+    producer.flush()
+    producer.close()
+    stage = build_alert_stage(settings, bus, Metrics(CollectorRegistry()))
+    stop = threading.Event()
+    thread = threading.Thread(target=stage.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 90
+        while len(inbox.messages) < expected_events and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(4)  # longer than group_wait: a spurious second message would show up
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    return Outbox(tmp_path / "alerts.sqlite3")
+
+
+def _emails(inbox: _Inbox, urls: dict[str, str]) -> list[tuple[str, frozenset[str]]]:
+    """Return each email as (watchlist, seeds it links to)."""
+    found = []
+    for message in inbox.messages:
+        rule = str(message["subject"]).partition("]")[0].removeprefix("[")
+        body = message.get_body(preferencelist=("html",))
+        assert body is not None
+        html = body.get_content()
+        found.append((rule, frozenset(seed for url, seed in urls.items() if f'href="{url}"' in html)))
+    return found
+
+
+def _order(email: tuple[str, frozenset[str]]) -> tuple[str, list[str]]:
+    return email[0], sorted(email[1])
+
+
+def test_seed_feed_gives_one_email_per_watchlist_and_event(
+    broker: EmbeddedBroker,
+    smtp: tuple[_Inbox, int],
+    tmp_path: Path,
+    unique: str,
+    seed_matches: dict[str, list[Match]],
+) -> None:
+    inbox, port = smtp
+    matches = [m for seed in sorted(seed_matches) for m in seed_matches[seed]]
+    with Outbox(tmp_path / "reference.sqlite3") as reference:
+        expected = _partition(
+            _events(
+                [(s, m) for s in sorted(seed_matches) for m in seed_matches[s]],
+                reference,
+                Metrics(CollectorRegistry()),
+            )
+        )
+    outbox = _run_alert_stage(broker, tmp_path, port, unique, matches, len(expected), inbox)
+    urls = {m.article.url: seed for seed, ms in seed_matches.items() for m in ms}
+    got = _emails(inbox, urls)
+    want = [(next(iter(g))[0], frozenset(s for _, s in g)) for g in expected]
+    assert sorted(got, key=_order) == sorted(want, key=_order)
+    with outbox:
+        assert outbox.pending() == []
+        assert len({s.alert.id for s in outbox.list_alerts() if s.merged_into is None}) == len(expected)
+
+
+def test_the_same_seeds_through_two_feeds_in_shuffled_order_give_the_same_alerts(
+    broker: EmbeddedBroker,
+    smtp: tuple[_Inbox, int],
+    tmp_path: Path,
+    unique: str,
+    seed_matches: dict[str, list[Match]],
+) -> None:
+    inbox, port = smtp
+    ordered = [(s, m) for s in sorted(seed_matches) for m in seed_matches[s]]
+    with Outbox(tmp_path / "reference.sqlite3") as reference:
+        expected = _partition(_events(ordered, reference, Metrics(CollectorRegistry())))
+    twice = [(s, _republished(m, "outlet-a")) for s, m in ordered] + [
+        (s, _republished(m, "outlet-b")) for s, m in ordered
+    ]
+    random.Random(7).shuffle(twice)
+    outbox = _run_alert_stage(broker, tmp_path, port, unique, [m for _, m in twice], len(expected), inbox)
+    seed_of = {m.article.id: s for s, m in twice}
+    with outbox:
+        alerts = [s.alert for s in outbox.list_alerts() if s.merged_into is None]
+    got = frozenset(frozenset((a.rule, seed_of[ref.id]) for ref in a.articles) for a in alerts)
+    assert got == expected
+    for alert in alerts:  # each alert has both copies of each of its seeds
+        assert len(alert.articles) == 2 * len({seed_of[ref.id] for ref in alert.articles})
+    assert len(inbox.messages) == len(expected)
