@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from monitor.errors import ConfigError
 from monitor.logs import get_logger
 
 __all__ = ["HttpEndpoint"]
@@ -16,9 +18,21 @@ _log = get_logger(__name__)
 
 
 class HttpEndpoint:
-    """Serve ``/metrics`` from ``registry`` and ``/healthz`` from ``ready()`` in a daemon thread."""
+    """Serve ``/metrics`` from ``registry`` and ``/healthz`` from ``ready()`` in a daemon thread.
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int, ready: Callable[[], bool]) -> None:
+    ``/healthz`` answers 200 when ``ready()`` holds and 503 otherwise (still loading, or a stage died),
+    with a JSON body that names the state of each stage from ``stages()``, so whoever reads a failed
+    probe (``kubectl describe``, ``docker inspect``) sees which stage is at fault, not only that one is.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        ready: Callable[[], bool],
+        stages: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
         endpoint = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -28,7 +42,8 @@ class HttpEndpoint:
                     self._reply(200, generate_latest(endpoint.registry), CONTENT_TYPE_LATEST)
                 elif path == "/healthz":
                     ok = endpoint.ready()
-                    self._reply(200 if ok else 503, b"ok\n" if ok else b"starting\n", "text/plain")
+                    body = {"status": "ok" if ok else "unavailable", "stages": dict(endpoint.stages())}
+                    self._reply(200 if ok else 503, json.dumps(body).encode() + b"\n", "application/json")
                 else:
                     self._reply(404, b"not found: try /metrics or /healthz\n", "text/plain")
 
@@ -39,12 +54,19 @@ class HttpEndpoint:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # a scrape every 15 s is not worth a log line
 
         self.registry = registry
         self.ready = ready
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self.stages: Callable[[], Mapping[str, str]] = stages or dict
+        try:
+            self._server = ThreadingHTTPServer((host, port), _Handler)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot serve /metrics on {host}:{port}: {e.strerror or e} "
+                "(settings metrics.host and metrics.port; port 0 picks a free one)"
+            ) from e
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
