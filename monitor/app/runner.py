@@ -65,52 +65,64 @@ def run_stages(
     metrics: Metrics | None = None,
     on_ready: Callable[[Bus], None] | None = None,
 ) -> int:
-    """Run the named stages until ``stop`` is set, ``done(metrics)`` holds, or a stage dies; return an exit code.
+    """Run the named stages until ``stop`` is set, ``done(metrics)`` holds or a stage dies; return exit code.
 
     ``once`` makes the ingestor poll each feed a single time (the other stages keep going until ``done``).
     """
     stop = stop or threading.Event()
     metrics = metrics or Metrics(CollectorRegistry())
     failures: list[str] = []
-    with connect_bus(settings) as bus:
-        stages = [_build(n, settings, bus, metrics, once, console) for n in names]
-        threads: list[threading.Thread] = []
+    threads: list[threading.Thread] = []
 
-        def supervise(stage: Stage) -> None:
+    def ready() -> bool:
+        # Not before every stage runs: the matcher loads spaCy for seconds first, and must not get traffic.
+        running = all(t.is_alive() or (once and t.name == "ingest") for t in threads)
+        return len(threads) == len(names) and not stop.is_set() and running
+
+    def stage_states() -> dict[str, str]:
+        alive = {t.name: t.is_alive() for t in threads}
+        ended = "done" if once else "stopped"  # `ingest --once` ends by design
+        return {n: "starting" if n not in alive else "running" if alive[n] else ended for n in names}
+
+    endpoint = None
+    if settings.metrics.enabled:
+        # Up before the broker and the stages: a probe then reads "starting", not a refused connection.
+        m = settings.metrics
+        endpoint = HttpEndpoint(metrics.registry, m.host, m.port, ready, stage_states).start()
+    try:
+        with connect_bus(settings) as bus:
+            stages = [_build(n, settings, bus, metrics, once, console) for n in names]
+
+            def supervise(stage: Stage) -> None:
+                try:
+                    stage.run(stop)
+                except Exception as e:
+                    _log.exception("stage.crashed", stage=stage.name)
+                    failures.append(f"{stage.name}: {type(e).__name__}: {e}")
+                    stop.set()
+
+            for stage in stages:
+                t = threading.Thread(target=supervise, args=(stage,), name=stage.name, daemon=True)
+                t.start()
+                threads.append(t)
+
+            if on_ready is not None:
+                on_ready(bus)
+            _log.info("pipeline.running", stages=list(names), bootstrap=",".join(bus.bootstrap))
             try:
-                stage.run(stop)
-            except Exception as e:
-                _log.exception("stage.crashed", stage=stage.name)
-                failures.append(f"{stage.name}: {type(e).__name__}: {e}")
+                while not stop.is_set():
+                    if done is not None and done(metrics):
+                        break
+                    if not any(t.is_alive() for t in threads):
+                        break
+                    time.sleep(0.1)
+            finally:
                 stop.set()
-
-        for stage in stages:
-            t = threading.Thread(target=supervise, args=(stage,), name=stage.name, daemon=True)
-            t.start()
-            threads.append(t)
-
-        def ready() -> bool:
-            return not stop.is_set() and all(t.is_alive() or (once and t.name == "ingest") for t in threads)
-
-        endpoint = None
-        if settings.metrics.enabled:
-            endpoint = HttpEndpoint(metrics.registry, settings.metrics.host, settings.metrics.port, ready).start()
-        if on_ready is not None:
-            on_ready(bus)
-        _log.info("pipeline.running", stages=list(names), bootstrap=",".join(bus.bootstrap))
-        try:
-            while not stop.is_set():
-                if done is not None and done(metrics):
-                    break
-                if not any(t.is_alive() for t in threads):
-                    break
-                time.sleep(0.1)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=15)
-            if endpoint is not None:
-                endpoint.stop()
+                for t in threads:
+                    t.join(timeout=15)
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
     if failures:
         _log.error("pipeline.failed", failures=failures)
         return 1

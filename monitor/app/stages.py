@@ -20,8 +20,9 @@ from monitor.bus.deadletter import DeadLetter
 from monitor.bus.serde import encode
 from monitor.ingest.feeds import load_feeds
 from monitor.ingest.fetch import Fetcher
+from monitor.ingest.reload import FeedsWatcher
 from monitor.ingest.seen import SeenStore
-from monitor.ingest.service import IngestService
+from monitor.ingest.service import IngestOptions, IngestService
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article, Match
@@ -78,11 +79,12 @@ class _IngestStage:
 
 
 def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: bool = False) -> Stage:
-    """Return the ingestor: poll the feeds file, publish new items on the articles topic (keyed by article id).
+    """Return the ingestor: poll the feeds file, publish new items on the articles topic, keyed by article id.
 
     ``once`` polls every feed a single time and returns (demo and ``newsmon ingest --once``).
     """
     cfg = settings.ingest
+    watcher = FeedsWatcher(cfg.feeds_file)  # before the load: an edit in between is then still noticed
     feeds = load_feeds(cfg.feeds_file)
     producer = bus.producer()
     topic = bus.settings.topics.articles
@@ -91,7 +93,12 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
         # Wait for the ack: the seen-store marks the item only after this returns, so nothing is lost.
         producer.send(topic, key=article.id.encode(), value=encode(article)).get(timeout=_ACK_TIMEOUT_S)
 
-    fetcher = Fetcher(timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent)
+    fetcher = Fetcher(
+        timeout_s=cfg.timeout_s,
+        max_bytes=cfg.max_bytes,
+        user_agent=cfg.user_agent,
+        block_private=cfg.block_private_addresses,
+    )
     store = SeenStore(cfg.state_db)
     service = IngestService(
         feeds=feeds,
@@ -99,7 +106,8 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
         store=store,
         publish=publish,
         metrics=metrics,
-        default_interval_s=cfg.poll_interval_s,
+        options=IngestOptions.from_settings(cfg, fetcher),
+        watcher=None if once else watcher,
     )
     _log.info("ingest.ready", feeds=len(feeds), feeds_file=str(cfg.feeds_file), once=once)
     return _IngestStage("ingest", once, service, fetcher, store, producer)
@@ -109,46 +117,64 @@ def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:
     """Return the matcher: articles → NER + watchlists → matches topic (keyed by rule id).
 
     Keying matches by rule sends every match of one watchlist to the same partition, hence to the same
-    alerter instance, which is what lets that instance deduplicate alerts on its own.
+    alerter instance, which is what lets that instance deduplicate alerts on its own. The rules folder
+    is reloaded between polls when it changes (see :mod:`monitor.matching.service`).
     """
-    from monitor.matching.engine import MatchEngine
+    from monitor.matching.service import MatchService, MatchStage
 
     cfg = settings.match
-    engine = MatchEngine.load(cfg.rules_dir, cfg.spacy_models, cfg.default_language)
-    metrics.rules_loaded.set(engine.rule_count)
+    service = MatchService(cfg, metrics)
     producer = bus.producer()
     topics = bus.settings.topics
 
     def handle(article: Article) -> None:
-        with metrics.match_duration.time():
-            matches = engine.match(article)
-        metrics.articles_matched.inc()
-        for match in matches:
+        for match in service.handle(article):
             producer.send(topics.matches, key=match.rule.encode(), value=encode(match))
-            metrics.matches.labels(rule=match.rule).inc()
             _log.info("match.found", rule=match.rule, article_id=article.id, score=match.score)
 
+    consumer = bus.consumer(f"{bus.settings.group_prefix}-match", topics.articles, max_poll_records=20)
     loop: ConsumerLoop[Article] = ConsumerLoop(
-        consumer=bus.consumer(f"{bus.settings.group_prefix}-match", topics.articles, max_poll_records=20),
+        consumer=consumer,
         producer=producer,
         deadletter=DeadLetter(producer, topics.deadletter),
         topic=topics.articles,
         model=Article,
         handle=handle,
         metrics=metrics,
+        log_context=lambda article: {"article_id": article.id, "feed": article.feed_id},
     )
-    _log.info("match.ready", rules=engine.rule_count, rules_dir=str(cfg.rules_dir))
-    return _ConsumingStage("match", loop, producer)
+    _log.info("match.ready", rules=service.engine.rule_count, rules_dir=str(cfg.rules_dir))
+    return MatchStage("match", loop, service, consumer, producer)
 
 
 def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: TextIO = sys.stdout) -> Stage:
-    """Return the alerter: matches → outbox → delivery (console, JSONL log, apprise) → alerts topic."""
-    alerter = build_alerter(settings.alert, metrics, console=console)
-    retried = alerter.retry_pending()
-    if retried:
-        _log.info("alert.retried_pending", alerts=retried)
+    """Return the alerter: matches → event dedup → outbox → receivers; each alert revision → alerts topic.
+
+    A message given up after its last retry goes to the deadletter topic with the alerts it carried.
+    """
+    from monitor.alerting.service import DeadMessage
+    from monitor.alerting.stage import AlertStage
+
     producer = bus.producer()
     topics = bus.settings.topics
+    deadletter = DeadLetter(producer, topics.deadletter)
+
+    def dead(message: DeadMessage) -> None:
+        value = "[" + ",".join(a.model_dump_json() for a in message.alerts) + "]"
+        deadletter.send(
+            topic=f"outbox:{message.channel}",
+            partition=-1,
+            offset=message.message_id,
+            key=message.alerts[0].id.encode() if message.alerts else None,
+            value=value.encode(),
+            reason="delivery_failed",
+            error=f"{message.attempts} attempts: {message.detail}",
+        )
+
+    alerter = build_alerter(settings.alert, metrics, console=console, deadletter=dead)
+    retried = alerter.retry_pending()
+    if retried:
+        _log.info("alert.retried_pending", messages=retried)
 
     def handle(match: Match) -> None:
         alert = alerter.handle(match)
@@ -158,10 +184,11 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
     loop: ConsumerLoop[Match] = ConsumerLoop(
         consumer=bus.consumer(f"{bus.settings.group_prefix}-alert", topics.matches),
         producer=producer,
-        deadletter=DeadLetter(producer, topics.deadletter),
+        deadletter=deadletter,
         topic=topics.matches,
         model=Match,
         handle=handle,
         metrics=metrics,
+        log_context=lambda match: {"match_id": match.id, "rule": match.rule, "article_id": match.article.id},
     )
-    return _ConsumingStage("alert", loop, producer)
+    return AlertStage("alert", loop, producer, alerter, tick_s=settings.alert.tick_s)
