@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--workdir", type=Path, default=Path("var/demo"), help="where the demo writes (emptied)"
     )
+    demo.add_argument("--verbose", action="store_true", help="show every log line, not only warnings")
     broker = sub.add_parser("broker", help="run only the embedded Kafka-protocol broker")
     broker.add_argument("--port", type=int, default=9092, help="loopback port (default 9092)")
     ingest = sub.add_parser("ingest", help="run only the feed ingestor (needs kafka.bootstrap_servers)")
@@ -121,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     except NewsmonError as e:
         print(f"newsmon: {e}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    level = settings.log_level
+    if args.command == "demo" and not args.verbose and level in ("DEBUG", "INFO"):
+        level = "WARNING"  # the demo's output is its alerts and summary, not the pipeline's chatter
+    configure_logging(level, settings.log_format)
     try:
         return _dispatch(args, settings)
     except NewsmonError as e:
