@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from monitor.alerting.service import build_alerter
@@ -17,22 +15,12 @@ from monitor.bus.broker import free_port
 from monitor.cli import main
 from monitor.metrics import Metrics
 from monitor.settings import AlertSettings
-from tests.integration.test_alert_smtp import _Inbox, _match_about
+from tests.integration.test_alert_smtp import _match_about
+from tests.smtp import Inbox
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox, port = _Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[_Inbox, int]) -> AlertSettings:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Inbox, int]) -> AlertSettings:
     """Point every NEWSMON_ALERT__ setting of this process at tmp_path and the SMTP server."""
     for name in [n for n in os.environ if n.startswith("NEWSMON_")]:
         monkeypatch.delenv(name)
@@ -67,7 +55,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 
 def test_alerts_list_and_resend(
-    env: AlertSettings, smtp: tuple[_Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
+    env: AlertSettings, smtp: tuple[Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
 ) -> None:
     inbox, _ = smtp
     alerter = build_alerter(env, metrics, console=io.StringIO())
@@ -132,7 +120,7 @@ def test_silence_add_list_expire(
 
 
 def test_a_silence_mutes_the_next_alert(
-    env: AlertSettings, smtp: tuple[_Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
+    env: AlertSettings, smtp: tuple[Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
 ) -> None:
     inbox, _ = smtp
     build_alerter(env, metrics, console=io.StringIO()).outbox.close()
@@ -147,7 +135,7 @@ def test_a_silence_mutes_the_next_alert(
 
 
 def test_receivers_test_sends_a_real_message(
-    env: AlertSettings, smtp: tuple[_Inbox, int], capsys: pytest.CaptureFixture[str]
+    env: AlertSettings, smtp: tuple[Inbox, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     inbox, _ = smtp
     code, out = _run(capsys, "receivers", "test", "desk")

@@ -12,31 +12,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
-
 from monitor.alerting.outbox import Outbox
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.test_alert_smtp import _Inbox, _match_about
+from tests.integration.test_alert_smtp import _match_about
+from tests.smtp import Inbox
 
 N = 4
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox, port = _Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _env(
@@ -71,7 +57,7 @@ def _stored(path: Path) -> int:
 
 
 def test_killed_between_store_and_send_each_alert_arrives_once(
-    broker: EmbeddedBroker, smtp: tuple[_Inbox, int], tmp_path: Path, unique: str
+    broker: EmbeddedBroker, smtp: tuple[Inbox, int], tmp_path: Path, unique: str
 ) -> None:
     inbox, port = smtp
     topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})

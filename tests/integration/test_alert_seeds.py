@@ -6,28 +6,22 @@ which report different ones; these tests hold the alerter to it, in every arriva
 
 from __future__ import annotations
 
-import email
-import email.policy
 import itertools
 import random
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from monitor.alerting.outbox import Outbox
 from monitor.alerting.service import Alerter
 from monitor.app.stages import build_alert_stage
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.matching.engine import MatchEngine
@@ -35,6 +29,7 @@ from monitor.matching.inputs import read_articles
 from monitor.metrics import Metrics
 from monitor.models import Match, article_id
 from monitor.settings import AlertSettings, KafkaSettings, Settings, TopicSettings
+from tests.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO.parent / "shared" / "seeds"
@@ -103,28 +98,6 @@ def test_labels_dedup_facts_hold_in_every_arrival_order(
 # -- through the broker, to a real SMTP server -----------------------------------------------------------
 
 
-@dataclass
-class _Inbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox, port = _Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
 def _republished(match: Match, outlet: str) -> Match:
     """Return ``match`` as if another outlet had republished the article under its own URL."""
     url = match.article.url.replace("file://", f"https://{outlet}.example.org")
@@ -139,7 +112,7 @@ def _run_alert_stage(
     unique: str,
     matches: list[Match],
     expected_events: int,
-    inbox: _Inbox,
+    inbox: Inbox,
 ) -> Outbox:
     topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})
     kafka = KafkaSettings(topics=topics, partitions=3, group_prefix=f"seeds-{unique}")
@@ -180,7 +153,7 @@ def _run_alert_stage(
     return Outbox(tmp_path / "alerts.sqlite3")
 
 
-def _emails(inbox: _Inbox, urls: dict[str, str]) -> list[tuple[str, frozenset[str]]]:
+def _emails(inbox: Inbox, urls: dict[str, str]) -> list[tuple[str, frozenset[str]]]:
     """Return each email as (watchlist, seeds it links to)."""
     found = []
     for message in inbox.messages:
@@ -198,7 +171,7 @@ def _order(email: tuple[str, frozenset[str]]) -> tuple[str, list[str]]:
 
 def test_seed_feed_gives_one_email_per_watchlist_and_event(
     broker: EmbeddedBroker,
-    smtp: tuple[_Inbox, int],
+    smtp: tuple[Inbox, int],
     tmp_path: Path,
     unique: str,
     seed_matches: dict[str, list[Match]],
@@ -225,7 +198,7 @@ def test_seed_feed_gives_one_email_per_watchlist_and_event(
 
 def test_the_same_seeds_through_two_feeds_in_shuffled_order_give_the_same_alerts(
     broker: EmbeddedBroker,
-    smtp: tuple[_Inbox, int],
+    smtp: tuple[Inbox, int],
     tmp_path: Path,
     unique: str,
     seed_matches: dict[str, list[Match]],

@@ -2,69 +2,29 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
-import socket
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from monitor.alerting.service import Alerter, build_alerter
+from monitor.bus.broker import free_port
 from monitor.metrics import Metrics
 from monitor.models import Article, EntityMention, Evidence, Match, article_id
 from monitor.settings import AlertSettings
+from tests.smtp import Inbox, smtp_server
 
 SENTENCE = "Lena Ostrova received Tomas Brenn in Valmont on Friday for talks on the northern rail link."
 LINK = "https://press.example.net/europe/2026/05/08/ostrova-brenn-valmont-talks"
-
-
-@dataclass
-class _Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    recipients: list[list[str]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _mailto(port: int) -> str:
     # mailto:// (not mailtos://) is plain SMTP: no STARTTLS; no user:password, so no AUTH either.
     # cto: connect timeout in seconds, so a dead server fails fast.
     return f"mailto://127.0.0.1:{port}/desk@example.org?from=newsmon@example.org&cto=2&retry=0"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    """Run a real SMTP server on a free loopback port."""
-    inbox, port = _Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _match() -> Match:
@@ -122,7 +82,7 @@ def _deliveries(metrics: Metrics, channel: str, outcome: str) -> float:
     )
 
 
-def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[_Inbox, int], metrics: Metrics) -> None:
+def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[Inbox, int], metrics: Metrics) -> None:
     inbox, port = smtp
     alerter = _alerter(tmp_path, port, metrics)
     try:
@@ -157,7 +117,7 @@ def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[_Inbox, int], m
 
 
 def test_smtp_down_leaves_the_alert_pending(tmp_path: Path, metrics: Metrics) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     alerter = _alerter(tmp_path, port, metrics)
     try:
         alert = alerter.handle(_match())
@@ -175,22 +135,17 @@ def test_smtp_down_leaves_the_alert_pending(tmp_path: Path, metrics: Metrics) ->
 
 
 def test_pending_alert_is_sent_once_the_server_is_back(tmp_path: Path, metrics: Metrics) -> None:
-    port = _free_port()
+    port = free_port()
     alerter = _alerter(tmp_path, port, metrics)
     try:
         alert = alerter.handle(_match())
         assert alert is not None
-        inbox = _Inbox()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        try:
+        with smtp_server(port) as (inbox, _):
             # a restarted alerter: new channels, same outbox file
             alerter.outbox.close()
             alerter = _alerter(tmp_path, port, metrics)
             assert alerter.retry_pending() == 1  # only apprise: console and log had it already
             assert alerter.retry_pending() == 0
-        finally:
-            controller.stop()
         assert [m["Subject"] for m in inbox.messages] == [alert.title]
         assert alerter.outbox.pending() == []
     finally:
@@ -231,7 +186,7 @@ def _match_about(n: int) -> Match:
 
 
 def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, metrics: Metrics) -> None:
-    port = _free_port()
+    port = free_port()
     alerter = _alerter(tmp_path, port, metrics, retry_initial_s=0.2, retry_max_s=0.5, retry_attempts=100)
     try:
         alerts = [alerter.handle(_match_about(n)) for n in range(4)]
@@ -241,10 +196,7 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, 
             time.sleep(0.3)
             alerter.tick()
         assert _deliveries(metrics, "apprise", "error") >= 4
-        inbox = _Inbox()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        try:
+        with smtp_server(port) as (inbox, _):
             deadline = time.monotonic() + 30
             while len(inbox.messages) < 4 and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -252,8 +204,6 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, 
             for _ in range(5):  # a few more ticks: nothing may come twice
                 time.sleep(0.2)
                 alerter.tick()
-        finally:
-            controller.stop()
         assert sorted(str(m["Subject"]) for m in inbox.messages) == sorted(a.title for a in alerts if a)
         assert alerter.outbox.pending() == []
     finally:

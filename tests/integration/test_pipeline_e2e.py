@@ -3,51 +3,23 @@ the real embedded broker → alerts at a real SMTP server, through apprise's mai
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from aiosmtpd.controller import Controller
 
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from monitor.demo.serve import LocalFeedServer
 from tests.seeds import SEEDS, load_seeds, seeds_as_rss
+from tests.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class _Inbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox, port = _Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _newsmon(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -62,7 +34,7 @@ def _seed_of(url: str) -> str:
 
 
 def test_seed_feed_reaches_smtp_as_one_alert_per_watchlist_and_event(
-    broker: EmbeddedBroker, smtp: tuple[_Inbox, int], tmp_path: Path, unique: str
+    broker: EmbeddedBroker, smtp: tuple[Inbox, int], tmp_path: Path, unique: str
 ) -> None:
     seeds = load_seeds()
     labels = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))
