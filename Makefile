@@ -47,8 +47,9 @@ fmt: $(DEV)
 	$(BIN)/ruff format monitor tests bench
 	$(BIN)/ruff check --fix monitor tests bench
 
+# BENCH="--quick" or BENCH="matching ingest": a quick pass or a subset (python -m bench --help).
 bench: $(DEV)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

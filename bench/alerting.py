@@ -142,7 +142,9 @@ def figures(quick: bool = False, runs: int = 3) -> list[Figure]:
             f"EventIndex.decide for one match, {window} (generated, skewed entity popularity, real"
             f" MinHash signatures), median over {probes} probes naming popular entities",
         ),
-        Figure("dedup_lookup_p95_us", r["dedup_lookup_p95_us"], "µs", f"95th percentile of the same, {window}"),
+        Figure(
+            "dedup_lookup_p95_us", r["dedup_lookup_p95_us"], "µs", f"95th percentile of the same, {window}"
+        ),
         Figure(
             "dedup_features_us",
             r["dedup_features_us"],

@@ -1,0 +1,116 @@
+"""newsmon stages as separate processes (``python -m monitor <stage>``), watched from outside.
+
+The benchmark reads what a stage does the way an operator would: ``/healthz`` and ``/metrics`` on the
+stage's metrics port, and its peak resident memory (``VmHWM``) from ``/proc/<pid>/status``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+__all__ = ["StageProcess"]
+
+
+class StageProcess:
+    """One ``newsmon <stage>`` process with its own metrics port and log file."""
+
+    def __init__(self, stage: str, env: dict[str, str], cwd: Path, log: Path, metrics_port: int) -> None:
+        self.stage = stage
+        self.log = log
+        self.port = metrics_port
+        env = {**env, "NEWSMON_METRICS__PORT": str(metrics_port)}
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", stage],
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        """Return the process id."""
+        return self.proc.pid
+
+    def check_alive(self) -> None:
+        """Raise RuntimeError, with the end of the stage's log, if the process has exited."""
+        code = self.proc.poll()
+        if code is not None:
+            tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"newsmon {self.stage} exited with {code}:\n{tail}")
+
+    def _get(self, path: str) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{self.port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+        except OSError:
+            return 0, ""
+
+    def healthy(self) -> bool:
+        """Return whether ``/healthz`` answers 200 (every stage of the process runs)."""
+        return self._get("/healthz")[0] == 200
+
+    def samples(self) -> list[tuple[str, dict[str, str], float]]:
+        """Return every sample of ``/metrics`` as (name, labels, value); empty if it does not answer."""
+        status, text = self._get("/metrics")
+        if status != 200:
+            return []
+        return [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+
+    @staticmethod
+    def total(samples: list[tuple[str, dict[str, str], float]], name: str, **labels: str) -> float:
+        """Return the sum of sample ``name`` over the series matching ``labels``."""
+        return sum(
+            v for n, lab, v in samples if n == name and all(lab.get(k) == x for k, x in labels.items())
+        )
+
+    def wait_ready(self, lag_topic: str | None, timeout_s: float = 90.0) -> float:
+        """Wait for ``/healthz`` and, for a consumer, a partition of ``lag_topic``; return seconds waited.
+
+        Healthy is not enough for a consumer: it joins its group after it starts, and messages published
+        before it owns a partition would wait for the join, which is start-up, not pipeline latency.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            self.check_alive()
+            if self.healthy():
+                if lag_topic is None:
+                    return time.monotonic() - started
+                lag = [s for s in self.samples() if s[0] == "newsmon_consumer_lag_messages"]
+                if any(labels.get("topic") == lag_topic for _, labels, _ in lag):
+                    return time.monotonic() - started
+            time.sleep(0.2)
+        raise RuntimeError(f"newsmon {self.stage} not ready within {timeout_s:.0f} s; see {self.log}")
+
+    def peak_rss_mib(self) -> float:
+        """Return the process's peak resident set size so far (``VmHWM``), in MiB."""
+        status = Path(f"/proc/{self.pid}/status").read_text(encoding="utf-8")
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"no VmHWM in /proc/{self.pid}/status")
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """Ask the stage to stop (SIGINT, as Ctrl-C), wait, kill it if it hangs; return its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+            return -9
