@@ -76,7 +76,9 @@ def _run_broker(settings: Settings, port: int) -> int:
         address = broker.bootstrap_servers[0]
         print(
             f"embedded broker on {address} (memory only: a restart loses every message)\n"
-            f"  point the stages at it: NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"{address}\"]'",
+            "  point the stages at it (the short group timeouts make a consumer join in ~1 s, not ~23 s):\n"
+            f"  export NEWSMON_KAFKA__BOOTSTRAP_SERVERS='[\"{address}\"]' "
+            "NEWSMON_KAFKA__SESSION_TIMEOUT_MS=2000 NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS=500",
             flush=True,
         )
         while not stop.wait(0.5):

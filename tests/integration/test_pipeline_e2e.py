@@ -52,6 +52,9 @@ def test_seed_feed_reaches_smtp_as_one_alert_per_watchlist_and_event(
         env |= {
             "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps(broker.bootstrap_servers),
             "NEWSMON_KAFKA__GROUP_PREFIX": f"e2e-{unique}",
+            # The embedded broker's timeouts, as `newsmon broker` tells its users to set them.
+            "NEWSMON_KAFKA__SESSION_TIMEOUT_MS": "2000",
+            "NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
             **{
                 f"NEWSMON_KAFKA__TOPICS__{t.upper()}": f"{t}-{unique}"
                 for t in ("articles", "matches", "alerts", "deadletter")
