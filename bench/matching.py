@@ -8,6 +8,9 @@ Figures (each the median of ``runs`` runs, variants compared in the same process
   shipped rules, on a stream where 10% of articles mention a watched entity.
 - ``match_articles_per_s_<N>_rules``: the engine alone with spaCy's output given (annotations computed
   once beforehand and replayed), for N generated rules over a generated gazetteer of 10,000 entities.
+- ``match_articles_per_s_<N>_rules_with_ner``: the same N-rule engines with the real spaCy pipeline
+  (gated by the presearch, as in production), on a stream where 10% of articles name an entity that a
+  generated rule watches next to one of its keywords, so spaCy runs on their candidate sentences.
 - ``rules_cost_ratio_10000_vs_10``: per-article time at 10,000 rules over that at 10.
 """
 
@@ -32,6 +35,8 @@ __all__ = ["bench_matching", "figures", "generated_rule_set"]
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 MODELS = {"fr": "fr_core_news_sm"}
+MENTION_SHARE = 0.1
+"""Share of the with-NER stream naming an entity of a generated rule (spaCy runs on those)."""
 _SYLLABLES = [
     "ka",
     "lo",
@@ -179,6 +184,35 @@ class _Replay(Pipelines):
         return self._parses[key]
 
 
+def _with_mentions(rule_set: RuleSet, n: int, share: float, seed: int) -> list[Article]:
+    """Return ``n`` French articles; ``share`` of them name an entity a generated rule watches.
+
+    The inserted sentence names one entity of a generated rule with one of the rule's keywords, so the
+    presearch makes the rule a candidate there and spaCy runs on that sentence. The rules come from the
+    first generated ones, which every larger set generated with the same seed holds too.
+    """
+    rng = random.Random(seed)
+    pairs: list[tuple[str, str]] = []
+    for rule in rule_set.rules:
+        if not rule.id.startswith("g"):
+            continue
+        ids = [i for c in rule.conditions if c.entities is not None for i in c.entities.of or []]
+        words = [w for c in rule.conditions if c.keywords is not None for w in c.keywords.get("fr", [])]
+        pairs += [(rule_set.gazetteer.entity(i).name, w) for i in ids for w in words]
+    articles = make_corpus(n, watched_share=0.0, seed=seed)
+    flagged = set(rng.sample(range(n), round(n * share)))
+    out = []
+    for i, article in enumerate(articles):
+        if i in flagged:
+            name, word = rng.choice(pairs)
+            sentences = article.text.split(". ")
+            at = rng.randrange(len(sentences))
+            sentences.insert(at, f"Selon {name}, {word} reste à l'ordre du jour")
+            article = article.model_copy(update={"text": ". ".join(sentences)})
+        out.append(article)
+    return out
+
+
 def _rate(articles: Sequence[Article], work: Callable[[Article], object], runs: int) -> float:
     """Return the median articles/s of ``runs`` passes of ``work`` over ``articles``."""
     rates = []
@@ -203,7 +237,11 @@ def _ner_rate(articles: Sequence[Article], runs: int) -> float:
 
 
 def bench_matching(
-    runs: int = 3, n_ner: int = 40, n_stream: int = 1000, n_engine: int = 2000
+    runs: int = 3,
+    n_ner: int = 40,
+    n_stream: int = 1000,
+    n_engine: int = 2000,
+    n_with_ner: int = 500,
 ) -> dict[str, float]:
     """Return the matching figures (see the module docstring)."""
     figures: dict[str, float] = {}
@@ -227,6 +265,18 @@ def bench_matching(
             rates[n].append(_rate(corpus, eng.match, 1))
     for n in engines:
         figures[f"match_articles_per_s_{n}_rules"] = statistics.median(rates[n])
+
+    pipelines = Pipelines(MODELS)  # the real spaCy pipeline, shared as on a reload in production
+    with_ner = _with_mentions(generated_rule_set(10), n_with_ner, MENTION_SHARE, seed=4)
+    live = {n: MatchEngine.from_rule_set(generated_rule_set(n), pipelines) for n in engines}
+    for eng in live.values():
+        eng.match(with_ner[0])  # load spaCy outside the timing
+    rates = {n: [] for n in live}
+    for _ in range(runs):
+        for n, eng in live.items():
+            rates[n].append(_rate(with_ner, eng.match, 1))
+    for n in live:
+        figures[f"match_articles_per_s_{n}_rules_with_ner"] = statistics.median(rates[n])
     figures["rules_cost_ratio_10000_vs_10"] = (
         figures["match_articles_per_s_10_rules"] / figures["match_articles_per_s_10000_rules"]
     )
@@ -235,8 +285,8 @@ def bench_matching(
 
 def figures(quick: bool = False, runs: int = 3) -> list[Figure]:
     """Run the matching benchmarks and return their figures (see the module docstring)."""
-    n_ner, n_stream, n_engine = (8, 200, 300) if quick else (40, 1000, 2000)
-    r = bench_matching(runs, n_ner=n_ner, n_stream=n_stream, n_engine=n_engine)
+    n_ner, n_stream, n_engine, n_with_ner = (8, 200, 300, 100) if quick else (40, 1000, 2000, 500)
+    r = bench_matching(runs, n_ner=n_ner, n_stream=n_stream, n_engine=n_engine, n_with_ner=n_with_ner)
     words = "~600-word French articles"
     out = [
         Figure(
@@ -263,6 +313,18 @@ def figures(quick: bool = False, runs: int = 3) -> list[Figure]:
                 "articles/s",
                 f"engine only, spaCy's output given (replayed): {n:,} rules (the 2 shipped + generated)"
                 f" over a 10,000-entity gazetteer, {n_engine} {words}, 10% watched",
+            )
+        )
+    for n in (10, 1000, 10_000):
+        out.append(
+            Figure(
+                f"match_articles_per_s_{n}_rules_with_ner",
+                r[f"match_articles_per_s_{n}_rules_with_ner"],
+                "articles/s",
+                f"whole engine with the real spaCy pipeline (fr_core_news_sm, gated by the presearch to"
+                f" candidate sentences): {n:,} rules (the 2 shipped + generated) over a 10,000-entity"
+                f" gazetteer, {n_with_ner} {words} of which {MENTION_SHARE:.0%} name an entity watched"
+                " by a generated rule next to one of its keywords (spaCy runs on those), one process",
             )
         )
     out.append(
