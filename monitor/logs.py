@@ -114,6 +114,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root.setLevel(level)
     # kafka-python logs every reconnect at WARNING/ERROR; our own events say what matters.
     logging.getLogger("kafka").setLevel(max(logging.getLevelName(level), logging.ERROR))
+    # httpx logs every request at INFO: one line per feed per poll says nothing our feed events do not.
+    logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -244,7 +244,7 @@ class FeedPoller:
                 report = replace(report, published=published, duplicates=duplicates)
                 error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
                 log.error(
-                    "publish failed; the item will be retried next poll", article=article.id, error=str(e)
+                    "publish failed; the item will be retried next poll", article_id=article.id, error=str(e)
                 )
                 return self._failed(feed, state, report, error, started, log, logged=True)
             self.store.mark_published(article.id, digest_item, feed.id)
@@ -296,7 +296,10 @@ class FeedPoller:
             self.metrics.fulltext_fetches.labels(outcome=extracted.outcome).inc()
             if extracted.outcome != "ok":
                 log.info(
-                    "full text not used", article=article.id, outcome=extracted.outcome, why=extracted.detail
+                    "full text not used",
+                    article_id=article.id,
+                    outcome=extracted.outcome,
+                    why=extracted.detail,
                 )
             article = extracted.article
         source = "declared"
