@@ -145,6 +145,28 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.bus_errors = Counter(
+            "newsmon_bus_errors_total",
+            "Bus operations that failed and were retried or given up, by operation (produce, "
+            "produce_refused, poll, commit, topics): the broker was away, restarting or refused a message.",
+            ["operation"],
+            registry=registry,
+        )
+        self.producers_replaced = Counter(
+            "newsmon_bus_producers_replaced_total",
+            "Kafka producer clients replaced because they could not recover (e.g. after a broker restart).",
+            registry=registry,
+        )
+        self.topics_recreated = Counter(
+            "newsmon_bus_topics_recreated_total",
+            "Topics found missing after start-up and created again (the broker lost them: a restart).",
+            registry=registry,
+        )
+        self.broker_restarts = Counter(
+            "newsmon_embedded_broker_restarts_total",
+            "Times the embedded broker died and was started again on the same port.",
+            registry=registry,
+        )
 
         # match
         self.articles_matched = Counter(

@@ -10,6 +10,8 @@ transaction: a crash leaves either all of it or none of it.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -59,6 +61,7 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts    INTEGER NOT NULL DEFAULT 0,
     detail      TEXT NOT NULL DEFAULT '',
     lease_until TEXT,
+    lease_owner TEXT,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
 );
@@ -172,6 +175,7 @@ class Outbox:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._migrate()
+        self.owner = _owner()
 
     def close(self) -> None:
         """Close the database."""
@@ -363,12 +367,41 @@ class Outbox:
         with self._transaction() as cur:
             cur.execute(
                 """
-                UPDATE messages SET lease_until = ?, updated_at = ?
+                UPDATE messages SET lease_until = ?, lease_owner = ?, updated_at = ?
                 WHERE id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
                 """,
-                (_ts(until), _ts(now), message_id, _ts(now)),
+                (_ts(until), self.owner, _ts(now), message_id, _ts(now)),
             )
             return cur.rowcount == 1
+
+    def release_orphaned_leases(self, now: datetime) -> int:
+        """Release the leases held by processes of this host that no longer run; return how many.
+
+        A sender killed mid-send (SIGKILL, OOM, power) leaves its lease behind, and the message would
+        wait for the lease to expire (minutes) before anyone sends it. Whether the receiver got it is
+        unknowable (SMTP cannot be asked), so it is sent again: at least once. Leases of live
+        processes (``alerts resend`` running beside the alerter) and of other hosts are left alone.
+        """
+        with self._lock:
+            owners = [
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT DISTINCT lease_owner FROM messages "
+                    "WHERE state = 'pending' AND lease_until >= ? AND lease_owner IS NOT NULL",
+                    (_ts(now),),
+                )
+            ]
+        dead = [o for o in owners if o != self.owner and not _owner_alive(o)]
+        released = 0
+        for owner in dead:
+            with self._transaction() as cur:
+                cur.execute(
+                    "UPDATE messages SET lease_until = NULL, lease_owner = NULL "
+                    "WHERE state = 'pending' AND lease_owner = ?",
+                    (owner,),
+                )
+                released += cur.rowcount
+        return released
 
     def sent(self, message_id: int, now: datetime) -> None:
         """Record that the message was delivered; its group's interval starts now."""
@@ -585,6 +618,9 @@ class Outbox:
     def _migrate(self) -> None:
         """Move the skeleton's per-channel deliveries into messages, so an old outbox loses nothing."""
         with self._lock:
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(messages)")}
+            if "lease_owner" not in columns:  # an outbox from before leases named their holder
+                self._conn.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
             old = self._conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'"
             ).fetchone()
@@ -611,6 +647,40 @@ class Outbox:
                 cur.execute("COMMIT")
             finally:
                 cur.close()
+
+
+def _start_time(pid: int) -> str:
+    """Return when process ``pid`` started (clock ticks since boot, Linux), "" where unknown or gone.
+
+    A pid is reused once its process is gone: the start time tells the new process from the old one.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner() -> str:
+    """Return who holds a lease taken by this process: host, pid and the pid's start time."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """Return whether the process that took a lease may still run (True when it cannot be told)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return not started or _start_time(pid) in ("", started)
 
 
 def _silence_json(s: Silence) -> dict[str, Any]:

@@ -249,8 +249,12 @@ class Alerter:
     def retry_pending(self) -> int:
         """Send every pending message now, whatever its due time; return how many were delivered.
 
-        Call it at start-up: it finishes what a crash, a stop or a dead receiver left undone.
+        Call it at start-up: it finishes what a crash, a stop or a dead receiver left undone, including
+        the sends a killed process had leased (they would otherwise wait for the lease to expire).
         """
+        released = self.outbox.release_orphaned_leases(self._clock())
+        if released:
+            log.warning("alert_leases_released", messages=released, why="their sender died mid-send")
         return self.flush(None)
 
     def resend(self, alert_id: str, receiver: str | None = None) -> int:

@@ -1,7 +1,12 @@
 """Run stages side by side: the embedded broker if needed, topics, the HTTP endpoint, one thread per stage.
 
 A stage that dies takes the process down with a non-zero exit, so a supervisor (systemd, Kubernetes,
-docker) restarts it; half a pipeline that looks alive is worse than a visible crash.
+docker) restarts it; half a pipeline that looks alive is worse than a visible crash. The broker going
+away is not a reason to die: the bus retries (see ``monitor/bus``), the topic keeper re-creates topics a
+restarted broker lost, and an embedded broker that dies is started again on its port.
+
+Stopping (SIGTERM, SIGINT) is bounded: every stage finishes or abandons its batch (left uncommitted,
+so it is delivered again) and the process ends within ``SHUTDOWN_S`` whatever the broker does.
 """
 
 from __future__ import annotations
@@ -19,29 +24,53 @@ from monitor.app.http import HttpEndpoint
 from monitor.app.stages import Stage, build_alert_stage, build_ingest_stage, build_match_stage
 from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
+from monitor.bus.supervisor import BrokerSupervisor
+from monitor.bus.topics import TopicKeeper
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.settings import Settings
 
-__all__ = ["STAGES", "connect_bus", "run_stages"]
+__all__ = ["SHUTDOWN_S", "STAGES", "connect_bus", "run_stages"]
 
 _log = get_logger(__name__)
 
 STAGES = ("ingest", "match", "alert")
+#: Longest a stop waits for the stages; past it the process exits and their work stays uncommitted.
+SHUTDOWN_S = 20.0
 
 
 @contextlib.contextmanager
-def connect_bus(settings: Settings) -> Iterator[Bus]:
-    """Yield the bus: the configured Kafka cluster, or an embedded broker for as long as the context lasts."""
+def connect_bus(
+    settings: Settings, closing: threading.Event | None = None, metrics: Metrics | None = None
+) -> Iterator[Bus]:
+    """Yield the bus: the configured Kafka cluster, or an embedded broker for as long as the context lasts.
+
+    ``closing`` (the process's stop event) tells the bus's retry loops to give up. While the context
+    lasts, missing topics are re-created every ``kafka.topic_check_s`` and an embedded broker that dies
+    is restarted on its port.
+    """
+    closing = closing or threading.Event()
+    metrics = metrics or Metrics(CollectorRegistry())
+    interval = settings.kafka.topic_check_s
     if not settings.embedded_broker:
-        bus = Bus(tuple(settings.kafka.bootstrap_servers), settings.kafka, embedded=False)
+        bus = Bus(tuple(settings.kafka.bootstrap_servers), settings.kafka, embedded=False, closing=closing)
         bus.ensure_topics()
-        yield bus
+        keeper = TopicKeeper(bus, metrics, interval).start()
+        try:
+            yield bus
+        finally:
+            keeper.stop()
         return
     with EmbeddedBroker(port=settings.kafka.embedded_port, binary=settings.kafka.tansu_bin) as broker:
-        bus = Bus(tuple(broker.bootstrap_servers), settings.kafka, embedded=True)
+        bus = Bus(tuple(broker.bootstrap_servers), settings.kafka, embedded=True, closing=closing)
         bus.ensure_topics()
-        yield bus
+        keeper = TopicKeeper(bus, metrics, interval).start()
+        supervisor = BrokerSupervisor(broker, bus, metrics).start()
+        try:
+            yield bus
+        finally:
+            supervisor.stop()  # before the broker stops: a stopped broker is not one to restart
+            keeper.stop()
 
 
 def _build(name: str, settings: Settings, bus: Bus, metrics: Metrics, once: bool, console: TextIO) -> Stage:
@@ -90,7 +119,7 @@ def run_stages(
         m = settings.metrics
         endpoint = HttpEndpoint(metrics.registry, m.host, m.port, ready, stage_states).start()
     try:
-        with connect_bus(settings) as bus:
+        with connect_bus(settings, stop, metrics) as bus:
             stages = [_build(n, settings, bus, metrics, once, console) for n in names]
 
             def supervise(stage: Stage) -> None:
@@ -118,8 +147,7 @@ def run_stages(
                     time.sleep(0.1)
             finally:
                 stop.set()
-                for t in threads:
-                    t.join(timeout=15)
+                _join(threads, SHUTDOWN_S)
     finally:
         if endpoint is not None:
             endpoint.stop()
@@ -127,3 +155,17 @@ def run_stages(
         _log.error("pipeline.failed", failures=failures)
         return 1
     return 0
+
+
+def _join(threads: Sequence[threading.Thread], timeout_s: float) -> None:
+    """Wait for ``threads`` for ``timeout_s`` in all; name the ones still running (they are daemons)."""
+    deadline = time.monotonic() + timeout_s
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    if stuck:
+        _log.error(
+            "pipeline.stop_timed_out", stages=stuck, timeout_s=timeout_s, note="their work stays uncommitted"
+        )
+    else:
+        _log.info("pipeline.stopped")

@@ -11,12 +11,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-from kafka import KafkaProducer
-
 from monitor.alerting.service import build_alerter
 from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
+from monitor.bus.producer import ResilientProducer
 from monitor.bus.serde import encode
 from monitor.ingest.feeds import load_feeds
 from monitor.ingest.fetch import Fetcher
@@ -47,7 +46,7 @@ class Stage(Protocol):
 class _ConsumingStage:
     name: str
     loop: ConsumerLoop[Article] | ConsumerLoop[Match]
-    producer: KafkaProducer
+    producer: ResilientProducer
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -63,7 +62,7 @@ class _IngestStage:
     service: IngestService = field(repr=False)
     fetcher: Fetcher = field(repr=False)
     store: SeenStore = field(repr=False)
-    producer: KafkaProducer = field(repr=False)
+    producer: ResilientProducer = field(repr=False)
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -86,12 +85,14 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
     cfg = settings.ingest
     watcher = FeedsWatcher(cfg.feeds_file)  # before the load: an edit in between is then still noticed
     feeds = load_feeds(cfg.feeds_file)
-    producer = bus.producer()
+    producer = ResilientProducer(bus, metrics=metrics)
     topic = bus.settings.topics.articles
 
     def publish(article: Article) -> None:
         # Wait for the ack: the seen-store marks the item only after this returns, so nothing is lost.
-        producer.send(topic, key=article.id.encode(), value=encode(article)).get(timeout=_ACK_TIMEOUT_S)
+        # While the broker is away it retries up to the timeout; then the feed's next poll tries again.
+        value = encode(article)
+        producer.send_and_wait(topic, key=article.id.encode(), value=value, timeout_s=_ACK_TIMEOUT_S)
 
     fetcher = Fetcher(
         timeout_s=cfg.timeout_s,
@@ -124,7 +125,7 @@ def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:
 
     cfg = settings.match
     service = MatchService(cfg, metrics)
-    producer = bus.producer()
+    producer = ResilientProducer(bus, metrics=metrics)
     topics = bus.settings.topics
 
     def handle(article: Article) -> None:
@@ -142,6 +143,7 @@ def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:
         handle=handle,
         metrics=metrics,
         log_context=lambda article: {"article_id": article.id, "feed": article.feed_id},
+        commit_timeout_ms=bus.settings.commit_timeout_ms,
     )
     _log.info("match.ready", rules=service.engine.rule_count, rules_dir=str(cfg.rules_dir))
     return MatchStage("match", loop, service, consumer, producer)
@@ -155,7 +157,7 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
     from monitor.alerting.service import DeadMessage
     from monitor.alerting.stage import AlertStage
 
-    producer = bus.producer()
+    producer = ResilientProducer(bus, metrics=metrics)
     topics = bus.settings.topics
     deadletter = DeadLetter(producer, topics.deadletter)
 
@@ -190,5 +192,6 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
         handle=handle,
         metrics=metrics,
         log_context=lambda match: {"match_id": match.id, "rule": match.rule, "article_id": match.article.id},
+        commit_timeout_ms=bus.settings.commit_timeout_ms,
     )
     return AlertStage("alert", loop, producer, alerter, tick_s=settings.alert.tick_s)

@@ -130,6 +130,22 @@ class EmbeddedBroker:
         """Return whether the broker process is still running."""
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_detail(self) -> str:
+        """Return how a dead broker ended: its exit code and the end of its stderr ("" while it runs)."""
+        if self._proc is None or self._proc.poll() is None:
+            return ""
+        return f"exit code {self._proc.returncode}: {self._read_stderr()[-500:]}"
+
+    def restart(self) -> EmbeddedBroker:
+        """Start a new broker on the same port (after it died): clients find it where they left it.
+
+        It starts empty: the topics must be created again (see :class:`monitor.bus.topics.TopicKeeper`).
+        """
+        port = self.port
+        self.stop()
+        self._requested_port = port
+        return self.start()
+
     def stop(self) -> None:
         """Stop the broker: SIGINT, then SIGKILL if it has not exited within 5 s.
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -25,11 +26,20 @@ class Bus:
 
     ``embedded`` selects short group timeouts: tansu holds every JoinGroup response for half the
     session timeout, so kafka-python's 45 s default would mean ~23 s before the first message.
+
+    ``closing`` is set when the process stops: code that retries while the broker is away (see
+    :class:`monitor.bus.producer.ResilientProducer`) gives up then, leaving its work uncommitted,
+    instead of holding the shutdown for as long as the outage lasts.
+
+    Clients never ask the broker to create a topic: an auto-created topic gets the broker's partition
+    count, not ours. Topics are created by :meth:`ensure_topics` only (at start, and again by
+    :class:`monitor.bus.topics.TopicKeeper` after a broker lost them).
     """
 
     bootstrap: tuple[str, ...]
     settings: KafkaSettings
     embedded: bool
+    closing: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     @property
     def topic_names(self) -> list[str]:
@@ -38,7 +48,12 @@ class Bus:
         return [t.articles, t.matches, t.alerts, t.deadletter]
 
     def _common(self) -> dict[str, Any]:
-        return {"bootstrap_servers": list(self.bootstrap), "client_id": self.settings.client_id}
+        return {
+            "bootstrap_servers": list(self.bootstrap),
+            "client_id": self.settings.client_id,
+            # kafka-python's default (30 s) would keep a client away for half a minute after an outage.
+            "reconnect_backoff_max_ms": self.settings.reconnect_backoff_max_ms,
+        }
 
     def producer(self) -> KafkaProducer:
         """Return a producer that waits for every replica to acknowledge a write."""
@@ -52,6 +67,10 @@ class Bus:
                 # An idempotent producer cannot recover from a tansu restart; our ids make
                 # re-sent messages harmless anyway.
                 enable_idempotence=False,
+                allow_auto_create_topics=False,
+                max_block_ms=self.settings.max_block_ms,
+                # A replacement client made while the broker restarts must not wait kafka-python's 30 s.
+                bootstrap_timeout_ms=self.settings.max_block_ms,
             )
         except KafkaError as e:
             raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}") from e
@@ -70,16 +89,35 @@ class Bus:
                 session_timeout_ms=session,
                 heartbeat_interval_ms=heartbeat,
                 max_poll_records=max_poll_records,
+                allow_auto_create_topics=False,
             )
         except KafkaError as e:
             raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}") from e
 
-    def ensure_topics(self, timeout_s: float = 30.0) -> None:
-        """Create the topics that do not exist yet, then wait until the broker lists them all."""
+    def admin(self, timeout_s: float = 5.0) -> KafkaAdminClient:
+        """Return an admin client whose every call gives up within ``timeout_s``.
+
+        Raises:
+            BrokerError: the broker cannot be reached.
+        """
+        limit_ms = max(int(timeout_s * 1000), 1000)
         try:
-            admin = KafkaAdminClient(**self._common())
+            return KafkaAdminClient(
+                **self._common(), bootstrap_timeout_ms=limit_ms, request_timeout_ms=limit_ms
+            )
         except KafkaError as e:
             raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}: {e}") from e
+
+    def ensure_topics(self, timeout_s: float = 30.0) -> list[str]:
+        """Create the missing topics, wait until the broker lists them all; return those created.
+
+        Raises:
+            BrokerError: the broker cannot be reached within ``timeout_s``, or refuses to create a topic.
+        """
+        # Bounded: a broker that is away must not hold a caller (a retry loop, the topic keeper) for
+        # kafka-python's default 30 s per attempt.
+        admin = self.admin(timeout_s)
+        created: list[str] = []
         try:
             existing = set(admin.list_topics())
             missing = [n for n in self.topic_names if n not in existing]
@@ -88,6 +126,7 @@ class Bus:
                     admin.create_topics(
                         [NewTopic(name, self.settings.partitions, self.settings.replication_factor)]
                     )
+                    created.append(name)
                     _log.info("topic.created", topic=name, partitions=self.settings.partitions)
                 except TopicAlreadyExistsError:
                     pass  # another process created it between our list and our create
@@ -102,3 +141,4 @@ class Bus:
             raise BrokerError(f"cannot create topics on {','.join(self.bootstrap)}: {e}") from e
         finally:
             admin.close()
+        return created

@@ -12,27 +12,35 @@ from kafka.errors import KafkaError
 from pydantic import BaseModel
 from structlog.contextvars import bound_contextvars
 
-from monitor.bus.deadletter import DeadLetter
+from monitor.bus.deadletter import DeadLetter, deadletter_record
+from monitor.bus.producer import ResilientProducer
 from monitor.bus.serde import decode
-from monitor.errors import MessageError
+from monitor.errors import BrokerError, MessageError
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 
-__all__ = ["ConsumerLoop"]
+__all__ = ["ConsumerLoop", "close_consumer"]
 
 _log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+_POLL_BACKOFF_S = 1.0
 
 
 class ConsumerLoop(Generic[M]):
     """Feed each message of a topic, decoded as ``model``, to ``handle``: at-least-once.
 
     Offsets are committed after a whole polled batch is handled and everything the handler produced
-    has been flushed, so a crash re-delivers rather than loses. A message that cannot be decoded, or
-    whose handler raises, goes to the dead-letter topic with the reason and the loop goes on: one bad
-    message never stops a stage. Only a failure to store it in the dead-letter topic stops the loop,
-    since continuing would lose it.
+    has been acknowledged by the broker, so a crash re-delivers rather than loses. A message that cannot
+    be decoded, or whose handler raises, goes to the dead-letter topic with the reason and the loop goes
+    on: one bad message never stops a stage.
+
+    The broker going away never stops it either: what the batch produced (dead letters included) is
+    re-sent until the broker takes it (:class:`~monitor.bus.producer.ResilientProducer`), a failed poll
+    or commit is logged, counted and retried, and kafka-python rejoins the group once the broker is
+    back. Only a stop while the broker is away ends the wait: the batch then stays uncommitted and is
+    delivered again, to this stage or to another member. Handlers must therefore be idempotent, which
+    the deterministic ids of articles, matches and alerts make them.
 
     ``log_context`` names the ids a message is about (e.g. ``article_id``): they are bound to every log
     line written while it is handled, by this loop and by the core it calls, so one grep finds its story.
@@ -42,7 +50,7 @@ class ConsumerLoop(Generic[M]):
         self,
         *,
         consumer: KafkaConsumer,
-        producer: KafkaProducer,
+        producer: KafkaProducer | ResilientProducer,
         deadletter: DeadLetter,
         topic: str,
         model: type[M],
@@ -50,9 +58,11 @@ class ConsumerLoop(Generic[M]):
         metrics: Metrics,
         on_batch: Callable[[int], None] | None = None,
         log_context: Callable[[M], Mapping[str, object]] | None = None,
+        commit_timeout_ms: int = 5000,
     ) -> None:
         self._consumer = consumer
-        self._producer = producer
+        self._producer = ResilientProducer.wrap(producer)
+        self._commit_timeout_ms = commit_timeout_ms
         self._deadletter = deadletter
         self._topic = topic
         self._model = model
@@ -66,22 +76,56 @@ class ConsumerLoop(Generic[M]):
         metrics.message_duration.labels(topic=topic)
         for reason in ("invalid_message", "handler_error"):
             metrics.messages_deadlettered.labels(topic=topic, reason=reason)
+        for operation in ("poll", "commit"):
+            metrics.bus_errors.labels(operation=operation)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """Handle one polled batch and commit it; return the number of messages handled."""
-        batches = self._consumer.poll(timeout_ms=timeout_ms)
+        """Handle one polled batch and commit it; return the number of messages handled.
+
+        Never raises for the broker's sake (see the class docstring); returns 0 when it could not poll,
+        or when a stop came while what the batch produced was still unacknowledged.
+        """
+        try:
+            batches = self._consumer.poll(timeout_ms=timeout_ms)
+        except KafkaError as e:
+            self._metrics.bus_errors.labels(operation="poll").inc()
+            _log.warning("consumer.poll_failed", topic=self._topic, error=f"{type(e).__name__}: {e}")
+            time.sleep(_POLL_BACKOFF_S)
+            return 0
         count = 0
         for records in batches.values():
             for record in records:
                 self._handle_record(record)
                 count += 1
         if count:
-            self._producer.flush(timeout=30)
-            self._consumer.commit()
+            try:
+                self._producer.flush()
+            except BrokerError as e:
+                _log.warning(
+                    "consumer.batch_left_uncommitted", topic=self._topic, messages=count, error=str(e)
+                )
+                return 0
+            self._commit(count)
             if self._on_batch is not None:
                 self._on_batch(count)
         self._record_lag()
         return count
+
+    def _commit(self, count: int) -> None:
+        """Commit the positions; a failure only means the batch may be delivered again, so go on."""
+        try:
+            self._consumer.commit(timeout_ms=self._commit_timeout_ms)
+        except KafkaError as e:
+            # A rebalance, or the broker away: whoever owns these partitions next starts from the last
+            # commit and handles this batch again, which the idempotent handlers absorb.
+            self._metrics.bus_errors.labels(operation="commit").inc()
+            _log.warning(
+                "consumer.commit_failed",
+                topic=self._topic,
+                messages=count,
+                error=f"{type(e).__name__}: {e}",
+                consequence="the batch will be delivered again",
+            )
 
     def _record_lag(self) -> None:
         """Set the lag gauge of each assigned partition; drop the partitions a rebalance moved away.
@@ -153,9 +197,11 @@ class ConsumerLoop(Generic[M]):
             reason=reason,
             error=error,
         )
-        self._deadletter.send(
+        # Queued with the batch's other output: it is acknowledged (or re-sent) before the commit.
+        record = deadletter_record(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason, error=error
         )
+        self._producer.send(self._deadletter.topic, key=key, value=record)
         self._metrics.messages_deadlettered.labels(topic=self._topic, reason=reason).inc()
 
     def run(self, stop: threading.Event) -> None:
@@ -163,8 +209,13 @@ class ConsumerLoop(Generic[M]):
         try:
             while not stop.is_set():
                 self.poll_once()
-        except KafkaError:
-            _log.exception("consumer.failed", topic=self._topic)
-            raise
         finally:
-            self._consumer.close()
+            close_consumer(self._consumer)
+
+
+def close_consumer(consumer: KafkaConsumer) -> None:
+    """Leave the group and close; with the broker away, give up at once (the group forgets us later)."""
+    try:
+        consumer.close(autocommit=False)
+    except KafkaError as e:
+        _log.warning("consumer.close_failed", error=f"{type(e).__name__}: {e}")

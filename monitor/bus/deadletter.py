@@ -7,6 +7,7 @@ import json
 
 from kafka import KafkaProducer
 
+from monitor.bus.producer import ResilientProducer
 from monitor.models import utcnow
 
 __all__ = ["DeadLetter", "deadletter_record"]
@@ -45,11 +46,18 @@ def deadletter_record(
 
 
 class DeadLetter:
-    """Send failed messages to the dead-letter topic and wait for the broker's acknowledgement."""
+    """Send failed messages to the dead-letter topic and wait for the broker's acknowledgement.
 
-    def __init__(self, producer: KafkaProducer, topic: str) -> None:
-        self._producer = producer
+    A consumer loop does not call :meth:`send`: it queues its dead letters with the rest of its batch's
+    output (see :class:`monitor.bus.consumer.ConsumerLoop`) and only uses :attr:`topic`.
+    """
+
+    def __init__(
+        self, producer: KafkaProducer | ResilientProducer, topic: str, timeout_s: float = 30.0
+    ) -> None:
+        self._producer = ResilientProducer.wrap(producer)
         self.topic = topic
+        self._timeout_s = timeout_s
 
     def send(
         self,
@@ -62,8 +70,12 @@ class DeadLetter:
         reason: str,
         error: str,
     ) -> None:
-        """Store one failed message; raise if the broker refuses it (the offset then stays uncommitted)."""
+        """Store one failed message, retrying while the broker is away.
+
+        Raises:
+            BrokerError: not acknowledged within the timeout; the caller keeps the message and tries later.
+        """
         payload = deadletter_record(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason, error=error
         )
-        self._producer.send(self.topic, key=key, value=payload).get(timeout=30)
+        self._producer.send_and_wait(self.topic, key=key, value=payload, timeout_s=self._timeout_s)

@@ -131,12 +131,17 @@ def parse_feed(
     media = f"application/xml; charset={charset}" if charset else "application/xml"
     # sanitize_html and resolve_relative_uris are off because every text is reduced to plain text below
     # (no markup survives to be sanitised, no link inside a body is kept): that saves a third of the time.
-    parsed: Any = feedparser.parse(
-        data,
-        response_headers={**headers, "content-type": media},
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed: Any = feedparser.parse(
+            _valid_charrefs(data),
+            response_headers={**headers, "content-type": media},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (UnicodeError, ValueError, OverflowError) as e:
+        # feedparser's loose parser fails on some malformed input instead of flagging it as bozo.
+        problem = f"malformed feed: the parser failed on it ({type(e).__name__}: {e})"
+        return ParseResult([], [problem, "not an RSS or Atom feed"], is_feed=False)
     problems: list[str] = []
     if parsed.get("bozo"):
         problems.append(f"malformed feed: {parsed.get('bozo_exception')}")
@@ -168,6 +173,24 @@ def parse_feed(
     return result
 
 
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,16}|[0-9]{1,16});")
+
+
+def _valid_charrefs(data: bytes) -> bytes:
+    """Return ``data`` with character references to code points XML forbids replaced by U+FFFD.
+
+    ``&#xD800;`` (a surrogate), ``&#0;`` or ``&#x110000;`` make feedparser's loose parser build a
+    character it then cannot encode: the whole feed was lost for one bad item.
+    """
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        ref = m.group(1)
+        code = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+        return m.group(0) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
+
+    return _CHARREF.sub(fix, data)
+
+
 def _article(
     feed_id: str,
     entry: Any,
@@ -181,6 +204,8 @@ def _article(
     link = (entry.get("link") or "").strip()
     if link and base:
         link = urljoin(base, link)
+    if not link.lower().startswith(("http://", "https://")):
+        link = ""  # javascript:, data:, file: links would be clickable in every alert that cites them
     if not link and guid and guid.startswith(("http://", "https://")):
         link = guid
     if not guid and not link:
@@ -189,6 +214,7 @@ def _article(
     contents = entry.get("content") or []
     text = _plain(contents[0].get("value"), contents[0]) if contents else ""
     title = _plain(entry.get("title"), entry.get("title_detail")) or _shorten(summary or text) or link
+    title = " ".join(title.split())  # one line: a line break in a headline could forge a console line
     item_language = next(
         (
             code
@@ -239,10 +265,18 @@ def _published(entry: Any, fetched_at: datetime) -> datetime | None:
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _plain(value: str | None, detail: Any) -> str:
-    """Return ``value`` as plain text; HTML unless feedparser says it is plain text."""
+    """Return ``value`` as plain text; HTML unless feedparser says it is plain text.
+
+    Control characters go: an ESC in a headline would reach the terminal of ``newsmon run`` as an
+    escape sequence (clear the screen, retitle the window, forge lines) through the console channel.
+    """
     if not value:
         return ""
+    value = _CONTROL.sub("", value)
     if (detail or {}).get("type") == "text/plain" and "<" not in value:
         # Line breaks carry meaning in plain text (paragraphs); only runs of spaces are noise.
         lines = (" ".join(line.split()) for line in value.splitlines())

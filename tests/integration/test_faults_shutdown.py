@@ -1,0 +1,94 @@
+"""SIGTERM stops a service within a bounded time: its batch is finished, or left uncommitted and redone.
+
+Orchestrators send SIGTERM and, after a grace period, SIGKILL; a service that overstays it is killed
+mid-work, so stopping must be quick even while the broker is away. What a stopped service had not
+finished must be done by its successor, once.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from pathlib import Path
+
+from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.demo.serve import LocalFeedServer
+from tests.integration.test_faults_rig import SEED, Proc, Rig, Stream, smtp_server, subject
+
+GRACE_S = 10.0  # Kubernetes gives 30 s by default; we promise a third of it
+
+
+def _terminated(proc: Proc) -> float:
+    """SIGTERM ``proc``; return how long it took to exit, after checking it exited cleanly."""
+    started = time.monotonic()
+    proc.signal(signal.SIGTERM)
+    code = proc.wait(GRACE_S + 20)
+    took = time.monotonic() - started
+    assert code == 0, f"{proc.name} exited with {code}:\n{proc.tail()}"
+    return took
+
+
+def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishes_the_work(
+    broker: EmbeddedBroker, tmp_path: Path, unique: str
+) -> None:
+    rng = random.Random(SEED)
+    n = 50
+    stop_match_at, stop_alert_after = rng.randint(4, 8), rng.randint(2, 5)
+    with smtp_server() as (inbox, smtp_port):
+        rig = Rig(tmp_path, unique, smtp_port)
+        rig.use_broker(broker.bootstrap_servers)
+        alert, match = rig.start("alert"), rig.start("match")
+        with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
+            try:
+                rig.wait_for("alerts", lambda: len(inbox.snapshot()) >= stop_match_at, 60, alert, match)
+                match_took = _terminated(match)
+                assert stream.sent < n, "stopped mid-stream"
+                match = rig.start("match")
+                stop_alert_at = len(inbox.snapshot()) + stop_alert_after
+                rig.wait_for("alerts", lambda: len(inbox.snapshot()) >= stop_alert_at, 60, alert, match)
+                alert_took = _terminated(alert)
+                assert stream.sent < n, "stopped mid-stream"
+                alert = rig.start("alert")
+                rig.wait_for(f"all {n} alerts", lambda: len(inbox.snapshot()) >= n, 90, alert, match)
+                time.sleep(3)
+            finally:
+                rig.stop_all()
+
+    assert match_took < GRACE_S, f"the matcher took {match_took:.1f} s to stop"
+    assert alert_took < GRACE_S, f"the alerter took {alert_took:.1f} s to stop"
+    assert inbox.duplicates() == {}, rig.diagnostics()
+    assert sorted(inbox.snapshot()) == sorted(subject(k) for k in range(n)), rig.diagnostics()
+
+
+def test_sigterm_while_the_broker_is_away_stops_quickly_and_loses_nothing(
+    tmp_path: Path, unique: str
+) -> None:
+    port = free_port()
+    broker = EmbeddedBroker(port=port).start()
+    with smtp_server() as (inbox, smtp_port), LocalFeedServer(tmp_path / "site") as site:
+        rig = Rig(tmp_path, unique, smtp_port)
+        rig.use_broker(broker.bootstrap_servers)
+        rig.serve_feed(site.url("wire.xml"), range(0, 3))
+        services = [rig.start("alert"), rig.start("match"), rig.start("ingest")]
+        try:
+            rig.wait_for("the first alerts", lambda: len(inbox.snapshot()) >= 3, 60, *services)
+            broker.stop()
+            rig.publish(range(0, 6))  # the ingestor fetches these and cannot publish them
+            time.sleep(3)
+            took = {p.name: _terminated(p) for p in services}
+
+            # Back with an empty broker: what the ingestor could not publish was never marked seen.
+            broker = EmbeddedBroker(port=port).start()
+            services = [rig.start("alert"), rig.start("match"), rig.start("ingest")]
+            rig.wait_for("the stories of the outage", lambda: len(inbox.snapshot()) >= 6, 60, *services)
+            time.sleep(3)
+        finally:
+            codes = rig.stop_all()
+            broker.stop()
+
+    slow = {name: round(s, 1) for name, s in took.items() if s >= GRACE_S}
+    assert not slow, f"took longer than {GRACE_S} s to stop with the broker away: {slow}"
+    assert inbox.duplicates() == {}, rig.diagnostics()
+    assert sorted(inbox.snapshot()) == sorted(subject(k) for k in range(6)), rig.diagnostics()
+    assert set(codes.values()) == {0}, codes
