@@ -54,7 +54,15 @@ def format_loc(loc: Sequence[int | str]) -> str:
     return out
 
 
-def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None:
+def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path, visited: set[int]) -> None:
+    # An alias is the same node met a second time. Refused at the first reuse, so a file of nested
+    # aliases (a "billion laughs" bomb) costs one pass over its text, not an exponential expansion.
+    if id(node) in visited:
+        raise RuleError(
+            f"{path}:{node.start_mark.line + 1}: {format_loc(loc) or '(root)'}: YAML anchors and aliases "
+            "(&name, *name) are not supported in rule files; write the value out"
+        )
+    visited.add(id(node))
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -66,10 +74,10 @@ def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None
                 )
             seen.add(key)
             lines[(*loc, key)] = key_node.start_mark.line + 1
-            _index(value_node, (*loc, key), lines, path)
+            _index(value_node, (*loc, key), lines, path, visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, (*loc, i), lines, path)
+            _index(item, (*loc, i), lines, path, visited)
 
 
 def load_yaml(path: Path) -> tuple[Any, LineIndex]:
@@ -82,13 +90,15 @@ def load_yaml(path: Path) -> tuple[Any, LineIndex]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise RuleError(f"{path}: cannot read: {e}") from e
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        # Inside the try: the constructor already reads the text, and refuses control characters.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None, LineIndex(path, {(): 1})
         lines: dict[Loc, int] = {}
-        _index(node, (), lines, path)
+        _index(node, (), lines, path, set())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -97,7 +107,8 @@ def load_yaml(path: Path) -> tuple[Any, LineIndex]:
     except yaml.YAMLError as e:
         raise RuleError(f"{path}: invalid YAML: {e}") from e
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, LineIndex(path, lines)
 
 
