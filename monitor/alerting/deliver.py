@@ -33,6 +33,7 @@ __all__ = [
 
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
 _EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
+_TERMINAL_UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 # Telegram: about one message a second per chat, twenty a minute per group (its Bot API FAQ).
 _TELEGRAM_MIN_INTERVAL_S = 1.0
 _TELEGRAM_PER_MINUTE = 20
@@ -59,9 +60,13 @@ class ConsoleChannel:
         self._renderer = renderer or Renderer()
 
     def send(self, note: Notification) -> None:
-        """Write ``note`` to the stream, followed by a blank line."""
+        """Write ``note`` to the stream, followed by a blank line.
+
+        Control characters are dropped: news text reaching a terminal must not be able to send it
+        escape sequences (clear it, retitle it, forge lines).
+        """
         try:
-            self._stream.write(self._renderer.console(note) + "\n\n")
+            self._stream.write(_TERMINAL_UNSAFE.sub("", self._renderer.console(note)) + "\n\n")
             self._stream.flush()
         except (OSError, ValueError) as e:  # ValueError: the stream was closed
             raise DeliveryError(f"console: cannot write: {e}") from e

@@ -111,6 +111,11 @@ class TelegramChannel:
         except ValueError:
             body = {}
         description = str(body.get("description", "")) if isinstance(body, dict) else ""
+        # The server's words go into logs, the outbox and the dead-letter topic: a proxy or a self-hosted
+        # Bot API server may quote the request path, and the path holds the token.
+        description = description.replace(self._target.token, "***")
+        if ":" in self._target.token:
+            description = description.replace(self._target.token.split(":", 1)[1], "***")
         if response.status_code == 429:
             parameters = body.get("parameters", {}) if isinstance(body, dict) else {}
             retry_after = float(parameters.get("retry_after", 1)) if isinstance(parameters, dict) else 1.0

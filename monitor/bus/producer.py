@@ -190,7 +190,8 @@ class ResilientProducer:
                 lost = self._lost([_Pending(topic, key, value, future)])
                 if lost == []:
                     return
-                error = KafkaTimeoutError(f"topic {topic} was missing or re-created: sent again")
+                why = "could not be confirmed to exist" if lost is None else "was missing or re-created"
+                error = KafkaTimeoutError(f"topic {topic} {why} after the acknowledgement: sent again")
             except KafkaError as e:
                 error = e
             self._count("produce")

@@ -1,0 +1,159 @@
+"""Secrets in receiver URLs (an SMTP password, a Telegram bot token) never show anywhere.
+
+A real ``newsmon alert`` process is given two receivers that fail: an SMTP server that is down and a
+Bot API server that answers 500 with an error page echoing the request path (the token is in it).
+Every place a failure is reported is then searched for the secrets: the process's log, /metrics, the
+outbox file, ``newsmon alerts list`` and the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.connection import Bus
+from monitor.bus.serde import encode
+from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.test_alert_smtp import _match
+from tests.integration.test_faults_rig import Rig
+
+PASSWORD = "Hunter2Secret"
+TOKEN = "123456:SeCrEtToKeN987"
+SECRETS = (PASSWORD, "SeCrEtToKeN987")
+
+
+class _LeakyBotApi(ThreadingHTTPServer):
+    """A Bot API stand-in that fails every call with an error page quoting the path (and so the token)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.dumps(
+                    {"ok": False, "description": f"upstream failed for POST {self.path}"}
+                ).encode()
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.daemon_threads = True
+
+
+@pytest.fixture
+def bot_api() -> Iterator[str]:
+    server = _LeakyBotApi()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _deadletters(bus: Bus, unique: str, expected: int) -> list[bytes]:
+    consumer = bus.consumer(f"secrets-{unique}", bus.settings.topics.deadletter)
+    got: list[bytes] = []
+    deadline = time.monotonic() + 20
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            got.extend(r.value for records in consumer.poll(timeout_ms=200).values() for r in records)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_failing_receivers_never_reveal_their_secrets(
+    broker: EmbeddedBroker, tmp_path: Path, unique: str, bot_api: str
+) -> None:
+    rig = Rig(
+        tmp_path, unique, smtp_port=free_port()
+    )  # nothing listens on that port: the SMTP server is down
+    rig.use_broker(broker.bootstrap_servers)
+    dead_smtp = free_port()
+    receivers = {
+        "mail": {
+            "urls": [
+                f"mailto://newsmon:{PASSWORD}@127.0.0.1:{dead_smtp}/desk@example.org?from=n@example.org&cto=1"
+            ],
+            "min_interval_s": 0,
+        },
+        "chat": {"urls": [f"tgram://{TOKEN}/-1001"], "telegram_api_url": bot_api, "min_interval_s": 0},
+    }
+    env = {
+        "NEWSMON_ALERT__APPRISE_URLS": "[]",
+        "NEWSMON_ALERT__RECEIVERS": json.dumps(receivers),
+        "NEWSMON_ALERT__DEFAULT_RECEIVER": "mail",
+        "NEWSMON_ALERT__ROUTES": json.dumps([{"receivers": ["mail", "chat"]}]),
+        "NEWSMON_ALERT__RETRY_ATTEMPTS": "2",
+        "NEWSMON_ALERT__RETRY_INITIAL_S": "0.2",
+        "NEWSMON_ALERT__RETRY_MAX_S": "0.5",
+        "NEWSMON_ALERT__TICK_S": "0.2",
+        "NEWSMON_LOG_LEVEL": "DEBUG",
+    }
+    topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})
+    bus = Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics), embedded=True)
+    bus.ensure_topics()
+    producer = bus.producer()
+    match = _match()
+    producer.send(topics.matches, key=match.rule.encode(), value=encode(match)).get(timeout=10)
+    producer.close()
+
+    alert = rig.start("alert", env=env)
+    try:
+        given_up = lambda: alert.metric("newsmon_notifications_deadlettered_total") >= 2  # noqa: E731
+        rig.wait_for("both receivers to give up", given_up, 60, alert)
+        metrics = urllib_get(alert.metrics_url())
+        listing = subprocess.run(
+            [sys.executable, "-m", "monitor", "alerts", "list", "--format", "json"],
+            env=rig.env | env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    finally:
+        codes = rig.stop_all()
+    deadletters = b"\n".join(_deadletters(bus, unique, 2))
+    outbox = b"".join(p.read_bytes() for p in tmp_path.glob("alerts.sqlite3*"))
+    log = alert.log.read_text(errors="replace")
+
+    # The failures were real, reported everywhere they should be...
+    assert "alert_delivery_failed" in log
+    (stored,) = [json.loads(line) for line in listing.splitlines() if line.strip()]
+    assert stored["receivers"] == {"log": "sent", "mail": "failed", "chat": "failed"}, stored
+    assert set(stored["errors"]) == {"mail", "chat"}, "each failure is recorded with its reason"
+    assert b"delivery_failed" in deadletters
+    assert 'newsmon_deliveries_total{channel="chat",outcome="error"}' in metrics
+    # ...and not one of those places holds a secret.
+    for secret in SECRETS:
+        assert secret not in log, f"{secret} in the log"
+        assert secret not in metrics, f"{secret} in /metrics"
+        assert secret not in listing, f"{secret} in `alerts list`"
+        assert secret.encode() not in outbox, f"{secret} in the outbox"
+        assert secret.encode() not in deadletters, f"{secret} in the dead-letter topic"
+    assert codes == {"alert": 0}
+
+
+def urllib_get(url: str) -> str:
+    """Return the body at ``url``."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text: str = response.read().decode()
+        return text
