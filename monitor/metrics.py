@@ -148,7 +148,8 @@ class Metrics:
         self.bus_errors = Counter(
             "newsmon_bus_errors_total",
             "Bus operations that failed and were retried or given up, by operation (produce, "
-            "produce_refused, poll, commit, topics): the broker was away, restarting or refused a message.",
+            "produce_refused, poll, commit, rewind, rewind_check, topics): the broker was away, restarting "
+            "or refused a message.",
             ["operation"],
             registry=registry,
         )

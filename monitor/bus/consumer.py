@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Generic, TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from pydantic import BaseModel
 from structlog.contextvars import bound_contextvars
@@ -25,6 +25,42 @@ _log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 _POLL_BACKOFF_S = 1.0
+
+
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    """Collect the partitions each rebalance hands this member, for the loop to rewind.
+
+    kafka-python keeps a partition's fetch position across a rebalance that leaves it with the same
+    member. After a broker restart that is wrong: the topic was re-created (a restarted tansu starts
+    empty), so the old position points past the first new records, which would be skipped and then
+    committed over. The loop therefore puts every newly assigned partition back at its committed
+    offset, or at the reset policy's end when there is none, which is what a fresh member would do.
+    The listener only notes them: it runs inside kafka-python's group logic, where blocking calls
+    such as ``committed()`` must not be made.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: set[TopicPartition] = set()
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """Nothing to do: a batch is committed before the next poll can rebalance."""
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Note ``assigned`` for the loop's next rewind."""
+        with self._lock:
+            self._pending.update(assigned)
+
+    def take(self) -> set[TopicPartition]:
+        """Return and forget the partitions assigned since the last call."""
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        return pending
+
+    def give_back(self, partitions: set[TopicPartition]) -> None:
+        """Keep ``partitions`` for the next call (rewinding them failed)."""
+        with self._lock:
+            self._pending.update(partitions)
 
 
 class ConsumerLoop(Generic[M]):
@@ -76,8 +112,12 @@ class ConsumerLoop(Generic[M]):
         metrics.message_duration.labels(topic=topic)
         for reason in ("invalid_message", "handler_error"):
             metrics.messages_deadlettered.labels(topic=topic, reason=reason)
-        for operation in ("poll", "commit"):
+        for operation in ("poll", "commit", "rewind", "rewind_check"):
             metrics.bus_errors.labels(operation=operation)
+        self._assignments = _Assignments()
+        subscribed = sorted(consumer.subscription() or ())
+        if subscribed:  # a consumer given partitions by hand (assign) has no rebalances to follow
+            consumer.subscribe(topics=subscribed, listener=self._assignments)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Handle one polled batch and commit it; return the number of messages handled.
@@ -93,6 +133,7 @@ class ConsumerLoop(Generic[M]):
             time.sleep(_POLL_BACKOFF_S)
             return 0
         count = 0
+        began = {tp: records[0].offset for tp, records in batches.items() if records}
         for records in batches.values():
             for record in records:
                 self._handle_record(record)
@@ -105,11 +146,62 @@ class ConsumerLoop(Generic[M]):
                     "consumer.batch_left_uncommitted", topic=self._topic, messages=count, error=str(e)
                 )
                 return 0
+        # Before the commit: a batch read from a stale position must not be committed over.
+        rewound = self._rewind_reassigned(began)
+        if count and rewound:
             self._commit(count)
             if self._on_batch is not None:
                 self._on_batch(count)
         self._record_lag()
         return count
+
+    def _rewind_reassigned(self, began: Mapping[TopicPartition, int]) -> bool:
+        """Check where each newly assigned partition was read from; rewind it if that was not its start.
+
+        ``began`` is the offset of the first record this poll returned, per partition. A partition's
+        start is its committed offset, or its first offset when it has none (the ``earliest`` policy;
+        with ``latest`` nothing can be checked). Normally they agree and nothing happens; after a broker
+        restart a stale position does not, and the partition is moved back so that the records between
+        are handled (some again, harmlessly) instead of skipped. Returns False if the check could not
+        be made: the batch is then not committed. See :class:`_Assignments`.
+        """
+        pending = self._assignments.take()
+        if not pending:
+            return True
+        todo = pending & set(self._consumer.assignment() or ())
+        earliest = self._consumer.config.get("auto_offset_reset") != "latest"
+        timeout_ms = self._commit_timeout_ms
+        try:
+            for tp in sorted(todo):
+                committed = self._consumer.committed(tp, timeout_ms=timeout_ms)
+                if committed is None and not earliest:
+                    continue
+                if committed is None:
+                    start = self._consumer.beginning_offsets([tp], timeout_ms=timeout_ms)[tp]
+                else:
+                    start = committed
+                read_from = began.get(tp)
+                if read_from is None:
+                    read_from = self._consumer.position(tp, timeout_ms=timeout_ms)
+                if read_from == start:
+                    continue
+                self._consumer.seek(tp, start)
+                self._metrics.bus_errors.labels(operation="rewind").inc()
+                _log.warning(
+                    "consumer.rewound",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    read_from=read_from,
+                    start=start,
+                    why="a reassigned partition kept a stale position (the broker restarted?)",
+                    consequence="the records in between are handled now, some of them again",
+                )
+        except KafkaError as e:
+            self._assignments.give_back(pending)
+            self._metrics.bus_errors.labels(operation="rewind_check").inc()
+            _log.warning("consumer.rewind_failed", topic=self._topic, error=f"{type(e).__name__}: {e}")
+            return False
+        return True
 
     def _commit(self, count: int) -> None:
         """Commit the positions; a failure only means the batch may be delivered again, so go on."""
