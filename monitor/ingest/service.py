@@ -189,13 +189,22 @@ class IngestService:
                 if hosts_of is not self.feeds:
                     hosts, hosts_of = {f.id: host_of(f) for f in self.feeds}, self.feeds
                 waits: list[float] = []
+                ready: list[FeedConfig] = []
                 for feed in self.feeds:
-                    host = hosts[feed.id]
-                    if feed.id in running or busy[host] >= self.options.max_per_host:
-                        continue  # a poll ending frees the slot and sets wake
+                    if feed.id in running:
+                        continue
                     if due[feed.id] > now:
                         waits.append(due[feed.id])
-                        continue
+                    else:
+                        ready.append(feed)
+                # Most overdue first: when polls cannot keep up, a free host slot goes to the feed that
+                # has waited longest, not to whichever comes first in the feeds file (which starved the
+                # end of a long file, and lost the items that scrolled out of those feeds meanwhile).
+                ready.sort(key=lambda f: due[f.id])
+                for feed in ready:
+                    host = hosts[feed.id]
+                    if busy[host] >= self.options.max_per_host:
+                        continue  # a poll ending frees the slot and sets wake
                     future = pool.submit(self.poll_feed, feed)
                     running[feed.id] = (future, host)
                     busy[host] += 1
