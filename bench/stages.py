@@ -7,6 +7,7 @@ stage's metrics port, and its peak resident memory (``VmHWM``) from ``/proc/<pid
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -102,6 +103,11 @@ class StageProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError(f"no VmHWM in /proc/{self.pid}/status")
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) the process has used so far, in seconds."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """Ask the stage to stop (SIGINT, as Ctrl-C), wait, kill it if it hangs; return its exit code."""
