@@ -65,6 +65,11 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
         rig.use_broker(broker.bootstrap_servers)
         alert = rig.start("alert")
         match = rig.start("match")
+        # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
+        # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
+        rig.wait_for(
+            "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+        )
         with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
             try:
                 received = lambda k: lambda: len(inbox.snapshot()) >= k  # noqa: E731
@@ -151,3 +156,8 @@ def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
         "alert": 0,
         **{f"match-{i}": 0 for i in range(3) if i != victim},
     }
+
+
+def _owning(proc: Proc) -> bool:
+    """Return whether the service's consumer owns partitions (it reports their lag)."""
+    return bool(proc.label_values("newsmon_consumer_lag_messages", "partition"))

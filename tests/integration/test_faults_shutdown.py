@@ -39,6 +39,11 @@ def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishe
         rig = Rig(tmp_path, unique, smtp_port)
         rig.use_broker(broker.bootstrap_servers)
         alert, match = rig.start("alert"), rig.start("match")
+        # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
+        # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
+        rig.wait_for(
+            "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+        )
         with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
             try:
                 rig.wait_for("alerts", lambda: len(inbox.snapshot()) >= stop_match_at, 60, alert, match)
@@ -92,3 +97,8 @@ def test_sigterm_while_the_broker_is_away_stops_quickly_and_loses_nothing(
     assert inbox.duplicates() == {}, rig.diagnostics()
     assert sorted(inbox.snapshot()) == sorted(subject(k) for k in range(6)), rig.diagnostics()
     assert set(codes.values()) == {0}, codes
+
+
+def _owning(proc: Proc) -> bool:
+    """Return whether the service's consumer owns partitions (it reports their lag)."""
+    return bool(proc.label_values("newsmon_consumer_lag_messages", "partition"))
