@@ -21,11 +21,9 @@ A separate, unmeasured pass repeats the burst under py-spy for the profile summa
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,17 +34,15 @@ import yaml
 from bench.corpus import is_watched, make_corpus
 from bench.feedserver import FeedItem, GeneratedFeeds
 from bench.profile import Sampler, py_spy, summarise
+from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
-from bench.stages import StageProcess
+from bench.stages import StageProcess, stage_env
 from monitor.bus.broker import EmbeddedBroker, free_port
 from monitor.bus.connection import Bus
-from monitor.bus.serde import decode
-from monitor.models import Article
 from monitor.settings import KafkaSettings
 
 __all__ = ["FULL", "QUICK", "Plan", "bench_pipeline", "figures"]
 
-REPO = Path(__file__).resolve().parents[1]
 _LANGUAGES = ("fr", "en")
 # Longer than every shipped watchlist's dedup window (36 h, 48 h): each watched live article is its own event.
 _SPACING = timedelta(days=3)
@@ -92,42 +88,6 @@ class RunResult:
     def articles_per_s(self) -> float:
         """Return the burst's throughput."""
         return self.burst_articles / self.burst_s
-
-
-class _AlertLogTail(threading.Thread):
-    """Note when each alert of the live feeds first appears in the JSONL alert log (every 5 ms)."""
-
-    def __init__(self, path: Path, feeds: set[str]) -> None:
-        super().__init__(name="bench-alert-log", daemon=True)
-        self.path = path
-        self.feeds = feeds
-        self.first: dict[str, tuple[float, str]] = {}  # alert id -> (time seen, its first article's id)
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        pos, pending = 0, b""
-        while not self._stop_event.is_set():
-            try:
-                size = os.stat(self.path).st_size
-            except FileNotFoundError:
-                size = 0
-            if size > pos:
-                seen = time.time()
-                with self.path.open("rb") as f:
-                    f.seek(pos)
-                    data = f.read(size - pos)
-                pos += len(data)
-                *lines, pending = (pending + data).split(b"\n")
-                for line in lines:
-                    alert = json.loads(line)
-                    first = alert["articles"][0]
-                    if alert["id"] not in self.first and first["feed_id"] in self.feeds:
-                        self.first[alert["id"]] = (seen, first["id"])
-            self._stop_event.wait(0.005)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
 
 
 def _live_items(plan: Plan, now: datetime) -> dict[str, tuple[list[FeedItem], list[float], int]]:
@@ -218,44 +178,6 @@ def _drain(stages: dict[str, StageProcess], want_published: int, timeout_s: floa
         time.sleep(_SCRAPE_S)
 
 
-def _fetched_at(bootstrap: tuple[str, ...], expected: int) -> dict[str, float]:
-    """Return each published article's ``fetched_at`` (Unix time), read back from the articles topic."""
-    consumer = Bus(bootstrap, KafkaSettings(), embedded=True).consumer(
-        "bench-readback", "articles", max_poll_records=500
-    )
-    out: dict[str, float] = {}
-    deadline = time.monotonic() + 60
-    try:
-        while len(out) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    article = decode(record.value, Article)
-                    out[article.id] = article.fetched_at.timestamp()
-    finally:
-        consumer.close()
-    return out
-
-
-def _env(broker: EmbeddedBroker, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
-    return env | {
-        "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps(broker.bootstrap_servers),
-        # A stage given bootstrap servers takes Kafka's 45 s session timeout, with which tansu holds
-        # every JoinGroup ~23 s; these are the embedded broker's own values.
-        "NEWSMON_KAFKA__SESSION_TIMEOUT_MS": "2000",
-        "NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
-        "NEWSMON_INGEST__FEEDS_FILE": str(workdir / "feeds.yaml"),
-        "NEWSMON_INGEST__STATE_DB": str(workdir / "ingest.sqlite3"),
-        "NEWSMON_INGEST__BLOCK_PRIVATE_ADDRESSES": "false",
-        "NEWSMON_MATCH__RULES_DIR": str(REPO / "rules"),
-        "NEWSMON_ALERT__CONSOLE": "false",
-        "NEWSMON_ALERT__GROUP_WAIT_S": "0",
-        "NEWSMON_ALERT__ALERT_LOG": str(workdir / "alerts.jsonl"),
-        "NEWSMON_ALERT__OUTBOX_DB": str(workdir / "alerts.sqlite3"),
-        "NEWSMON_LOG_FORMAT": "json",
-    }
-
-
 def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunResult:
     """Run the pipeline once as the module docstring says; with ``profile_dir``, sample the burst."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -275,9 +197,9 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
             url = server.add_burst(name, language, items)
             feeds.append({"id": name, "url": url, "language": language, "poll_interval_s": 2.0})
         (workdir / "feeds.yaml").write_text(yaml.safe_dump({"feeds": feeds}), encoding="utf-8")
-        env = _env(broker, workdir)
+        env = stage_env(broker.bootstrap_servers, workdir)
         stages: dict[str, StageProcess] = {}
-        tail = _AlertLogTail(workdir / "alerts.jsonl", set(live))
+        tail = AlertLogTail(workdir / "alerts.jsonl", set(live))
         samplers: list[Sampler] = []
         clock = time.monotonic()
         phases: dict[str, float] = {}
@@ -318,7 +240,7 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
             codes = {name: stages[name].stop() for name in ("ingest", "match", "alert") if name in stages}
             lap("stop")
         started = server.burst_first_served
-        fetched = _fetched_at(bootstrap, int(counts.published))
+        fetched = fetched_at(bootstrap, int(counts.published))
         lap("readback")
     if started is None:
         raise RuntimeError("no burst feed was ever served")
@@ -332,16 +254,6 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
         counts={**vars(counts), **{f"exit_{n}": float(c) for n, c in codes.items()}},
         phases_s=phases,
     )
-
-
-def _percentile(values: list[float], q: float) -> float:
-    """Return the ``q``-th percentile of sorted ``values`` (linear interpolation between ranks)."""
-    if not values:
-        return float("nan")
-    rank = (len(values) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (rank - low)
 
 
 def _profile(plan: Plan, workdir: Path, out: Path) -> None:
@@ -379,7 +291,7 @@ def bench_pipeline(plan: Plan = FULL, runs: int = 3, profile_to: Path | None = N
             p = result.latencies
             print(
                 f"pipeline run {run + 1}/{runs}: {result.articles_per_s:.1f} articles/s,"
-                f" latency p50 {_percentile(p, 50):.2f} s p95 {_percentile(p, 95):.2f} s ({len(p)} alerts),"
+                f" latency p50 {percentile(p, 50):.2f} s p95 {percentile(p, 95):.2f} s ({len(p)} alerts),"
                 f" RSS MiB {', '.join(f'{n} {v:,.0f}' for n, v in result.rss_mib.items())};"
                 f" phases s {', '.join(f'{n} {v:.1f}' for n, v in result.phases_s.items())}",
                 flush=True,
@@ -416,7 +328,7 @@ def figures(quick: bool = False, runs: int = 3, profile_to: Path | None = None) 
         out.append(
             Figure(
                 f"e2e_latency_p{q}_s",
-                median(_percentile(r.latencies, q) for r in results),
+                median(percentile(r.latencies, q) for r in results),
                 "s",
                 "Article.fetched_at (ingestor, after the HTTP fetch) -> the alert's line in the JSONL"
                 f" alert log (the only channel; polled every 5 ms), at {plan.live_rate:g} articles/s:"

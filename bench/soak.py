@@ -23,10 +23,8 @@ A long benchmark, not a test, and not part of ``make bench``: ``make bench BENCH
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,17 +34,15 @@ import yaml
 
 from bench.corpus import make_corpus
 from bench.feedserver import FeedItem, GeneratedFeeds
+from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
-from bench.stages import StageProcess
+from bench.stages import StageProcess, stage_env
 from monitor.bus.broker import EmbeddedBroker, free_port
 from monitor.bus.connection import Bus
-from monitor.bus.serde import decode
-from monitor.models import Article
 from monitor.settings import KafkaSettings
 
 __all__ = ["DAY", "QUICK", "Day", "SoakResult", "day_from_env", "figures", "soak"]
 
-REPO = Path(__file__).resolve().parents[1]
 _SCRAPE_S = 1.0
 
 
@@ -84,37 +80,6 @@ class SoakResult:
     cpu_s: dict[str, float] = field(default_factory=dict)
 
 
-class _AlertTimes(threading.Thread):
-    """Note when each line of the JSONL alert log appears, with the ids of its articles."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="soak-alert-log", daemon=True)
-        self._path = path
-        self._done = threading.Event()
-        self.seen: dict[str, tuple[float, list[str]]] = {}
-
-    def run(self) -> None:
-        offset = 0
-        while not self._done.wait(0.05):
-            if not self._path.exists():
-                continue
-            with self._path.open("rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-            complete = chunk[: chunk.rfind(b"\n") + 1]
-            offset += len(complete)
-            now = time.time()
-            for line in complete.splitlines():
-                alert = json.loads(line)
-                self.seen.setdefault(alert["id"], (now, [a["id"] for a in alert["articles"]]))
-
-    def stop(self) -> None:
-        """Stop after one last look."""
-        time.sleep(0.2)
-        self._done.set()
-        self.join(timeout=5)
-
-
 def _feeds(day: Day, server: GeneratedFeeds, now: datetime) -> list[dict[str, object]]:
     """Add every feed to ``server``: its share of the day's articles, released at the offered rate."""
     per_feed = day.articles // day.feeds
@@ -137,25 +102,6 @@ def _feeds(day: Day, server: GeneratedFeeds, now: datetime) -> list[dict[str, ob
         url = server.add_live(name, language, items, offsets, window=20)
         feeds.append({"id": name, "url": url, "language": language, "poll_interval_s": day.poll_interval_s})
     return feeds
-
-
-def _env(broker: EmbeddedBroker, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
-    return env | {
-        "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps(broker.bootstrap_servers),
-        "NEWSMON_KAFKA__SESSION_TIMEOUT_MS": "2000",
-        "NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
-        "NEWSMON_INGEST__FEEDS_FILE": str(workdir / "feeds.yaml"),
-        "NEWSMON_INGEST__STATE_DB": str(workdir / "ingest.sqlite3"),
-        "NEWSMON_INGEST__BLOCK_PRIVATE_ADDRESSES": "false",
-        "NEWSMON_MATCH__RULES_DIR": str(REPO / "rules"),
-        "NEWSMON_ALERT__CONSOLE": "false",
-        "NEWSMON_ALERT__GROUP_WAIT_S": "0",
-        "NEWSMON_ALERT__ALERT_LOG": str(workdir / "alerts.jsonl"),
-        "NEWSMON_ALERT__OUTBOX_DB": str(workdir / "alerts.sqlite3"),
-        "NEWSMON_LOG_LEVEL": "WARNING",
-        "NEWSMON_LOG_FORMAT": "json",
-    }
 
 
 def _counts(stages: dict[str, StageProcess]) -> dict[str, float]:
@@ -181,23 +127,6 @@ def _drained(c: dict[str, float], articles: int) -> bool:
     )
 
 
-def _fetched_at(bootstrap: tuple[str, ...], expected: int) -> dict[str, float]:
-    consumer = Bus(bootstrap, KafkaSettings(), embedded=True).consumer(
-        "soak-readback", "articles", max_poll_records=500
-    )
-    out: dict[str, float] = {}
-    deadline = time.monotonic() + 300
-    try:
-        while len(out) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    article = decode(record.value, Article)
-                    out[article.id] = article.fetched_at.timestamp()
-    finally:
-        consumer.close()
-    return out
-
-
 def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
     """Push ``day`` through the three stages once; raise if any article is lost or counted twice."""
     expected = day.articles // day.feeds * day.feeds  # every feed gets the same share
@@ -209,9 +138,9 @@ def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
             Bus(bootstrap, KafkaSettings(), embedded=True).ensure_topics()
             feeds = _feeds(day, server, datetime.now(UTC))
             (work / "feeds.yaml").write_text(yaml.safe_dump({"feeds": feeds}), encoding="utf-8")
-            env = _env(broker, work)
+            env = stage_env(broker.bootstrap_servers, work) | {"NEWSMON_LOG_LEVEL": "WARNING"}
             stages: dict[str, StageProcess] = {}
-            tail = _AlertTimes(work / "alerts.jsonl")
+            tail = AlertLogTail(work / "alerts.jsonl")
             try:
                 for name in ("alert", "match", "ingest"):  # consumers first: they must own partitions first
                     stages[name] = StageProcess(name, env, work, work / f"{name}.log", free_port())
@@ -238,7 +167,7 @@ def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
             finally:
                 tail.stop()
                 codes = {name: stages[name].stop() for name in ("ingest", "match", "alert") if name in stages}
-            fetched = _fetched_at(bootstrap, int(counts["published"]))
+            fetched = fetched_at(bootstrap, int(counts["published"]), timeout_s=300)
     lost = {
         "published": counts["published"] != expected,
         "analysed": counts["analysed"] + counts["articles_deadlettered"] != counts["published"],
@@ -248,19 +177,8 @@ def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
     }
     if any(lost.values()):
         raise RuntimeError(f"counts in != counts out ({[k for k, v in lost.items() if v]}): {counts} {codes}")
-    latencies = sorted(
-        seen - fetched[ids[0]] for seen, ids in tail.seen.values() if ids and ids[0] in fetched
-    )
+    latencies = sorted(seen - fetched[a] for seen, a in tail.first.values() if a in fetched)
     return SoakResult(expected, ended - started, max(0.0, ended - last_release), latencies, rss, counts, cpu)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    rank = (len(values) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (rank - low)
 
 
 def day_from_env(quick: bool) -> Day:
@@ -302,7 +220,7 @@ def figures(quick: bool = False) -> list[Figure]:
         out.append(
             Figure(
                 f"soak_latency_p{q}_s",
-                _percentile(r.latencies, q),
+                percentile(r.latencies, q),
                 "s",
                 f"Article.fetched_at to the alert's line in the JSONL log, {len(r.latencies)} alerts; {what}",
             )

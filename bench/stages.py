@@ -7,6 +7,7 @@ stage's metrics port, and its peak resident memory (``VmHWM``) from ``/proc/<pid
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,34 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = ["StageProcess"]
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stage_env(bootstrap: list[str], workdir: Path) -> dict[str, str]:
+    """Return the environment for stage processes of one bench run: its broker, its files in ``workdir``.
+
+    The caller's own ``NEWSMON_*`` variables are left out, so a developer's settings do not leak into
+    the figures. Alerts go to a JSONL log only (no network delivery) and are not held back for grouping.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
+    return env | {
+        "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps(bootstrap),
+        # A stage given bootstrap servers takes Kafka's 45 s session timeout, with which tansu holds
+        # every JoinGroup ~23 s; these are the embedded broker's own values.
+        "NEWSMON_KAFKA__SESSION_TIMEOUT_MS": "2000",
+        "NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
+        "NEWSMON_INGEST__FEEDS_FILE": str(workdir / "feeds.yaml"),
+        "NEWSMON_INGEST__STATE_DB": str(workdir / "ingest.sqlite3"),
+        "NEWSMON_INGEST__BLOCK_PRIVATE_ADDRESSES": "false",
+        "NEWSMON_MATCH__RULES_DIR": str(REPO / "rules"),
+        "NEWSMON_ALERT__CONSOLE": "false",
+        "NEWSMON_ALERT__GROUP_WAIT_S": "0",
+        "NEWSMON_ALERT__ALERT_LOG": str(workdir / "alerts.jsonl"),
+        "NEWSMON_ALERT__OUTBOX_DB": str(workdir / "alerts.sqlite3"),
+        "NEWSMON_LOG_FORMAT": "json",
+    }
 
 
 class StageProcess:
