@@ -36,7 +36,7 @@ from bench.feedserver import FeedItem, GeneratedFeeds
 from bench.profile import Sampler, py_spy, summarise
 from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
-from bench.stages import StageProcess, stage_env
+from bench.stages import StageProcess, drain, stage_env
 from monitor.bus.broker import EmbeddedBroker, free_port
 from monitor.bus.connection import Bus
 from monitor.settings import KafkaSettings
@@ -134,50 +134,6 @@ def _burst_items(plan: Plan, now: datetime) -> dict[str, tuple[str, list[FeedIte
     return out
 
 
-@dataclass
-class _Counts:
-    published: float = 0.0
-    analysed: float = 0.0
-    matches: float = 0.0
-    handled: float = 0.0
-    alerts: float = 0.0
-
-
-def _counts(stages: dict[str, StageProcess], want_published: int) -> _Counts:
-    """Read the stages' counters, the cheaper way: later stages only once the earlier ones got there."""
-    total = StageProcess.total
-    c = _Counts(published=total(stages["ingest"].samples(), "newsmon_articles_published_total"))
-    if c.published < want_published:
-        return c
-    m = stages["match"].samples()
-    c.analysed = total(m, "newsmon_articles_analysed_total") + total(
-        m, "newsmon_messages_deadlettered_total", topic="articles"
-    )
-    c.matches = total(m, "newsmon_matches_total")
-    if c.analysed < c.published:
-        return c
-    a = stages["alert"].samples()
-    c.handled = total(a, "newsmon_messages_consumed_total", topic="matches") + total(
-        a, "newsmon_messages_deadlettered_total", topic="matches"
-    )
-    c.alerts = total(a, "newsmon_alerts_total")
-    return c
-
-
-def _drain(stages: dict[str, StageProcess], want_published: int, timeout_s: float) -> tuple[float, _Counts]:
-    """Wait until ``want_published`` articles went all the way through; return (time.time(), counts)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        for stage in stages.values():
-            stage.check_alive()
-        c = _counts(stages, want_published)
-        if c.published >= want_published and c.analysed >= c.published and c.handled >= c.matches:
-            return time.time(), c
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the pipeline did not drain within {timeout_s:.0f} s: {c}")
-        time.sleep(_SCRAPE_S)
-
-
 def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunResult:
     """Run the pipeline once as the module docstring says; with ``profile_dir``, sample the burst."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -224,13 +180,13 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
                     for stage in stages.values():
                         stage.check_alive()
                     time.sleep(_SCRAPE_S)
-                _drain(stages, live_total, timeout_s=120)
+                drain(stages, live_total, timeout_s=120, scrape_s=_SCRAPE_S)
                 time.sleep(0.2)  # the tail's last look
                 lap("latency")
             if profile_dir is not None:
                 samplers = [Sampler(s.pid, profile_dir / f"pyspy-{n}.raw") for n, s in stages.items()]
             server.start_burst()
-            ended, counts = _drain(stages, live_total + plan.burst_articles, timeout_s=300)
+            ended, counts = drain(stages, live_total + plan.burst_articles, timeout_s=300, scrape_s=_SCRAPE_S)
             rss = {name: s.peak_rss_mib() for name, s in stages.items()}
             lap("burst")
         finally:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from bench.corpus import make_corpus
 from bench.feedserver import FeedItem, GeneratedFeeds
 from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
-from bench.stages import StageProcess, stage_env
+from bench.stages import StageProcess, drain, stage_env
 from monitor.bus.broker import EmbeddedBroker, free_port
 from monitor.bus.connection import Bus
 from monitor.settings import KafkaSettings
@@ -104,29 +104,6 @@ def _feeds(day: Day, server: GeneratedFeeds, now: datetime) -> list[dict[str, ob
     return feeds
 
 
-def _counts(stages: dict[str, StageProcess]) -> dict[str, float]:
-    total = StageProcess.total
-    ingest, match, alert = (stages[n].samples() for n in ("ingest", "match", "alert"))
-    return {
-        "published": total(ingest, "newsmon_articles_published_total"),
-        "duplicates": total(ingest, "newsmon_articles_duplicate_total"),
-        "analysed": total(match, "newsmon_articles_analysed_total"),
-        "articles_deadlettered": total(match, "newsmon_messages_deadlettered_total"),
-        "matches": total(match, "newsmon_matches_total"),
-        "matches_handled": total(alert, "newsmon_messages_consumed_total", topic="matches"),
-        "matches_deadlettered": total(alert, "newsmon_messages_deadlettered_total"),
-        "alerts": total(alert, "newsmon_alerts_total"),
-    }
-
-
-def _drained(c: dict[str, float], articles: int) -> bool:
-    return (
-        c["published"] >= articles
-        and c["analysed"] + c["articles_deadlettered"] >= c["published"]
-        and c["matches_handled"] + c["matches_deadlettered"] >= c["matches"]
-    )
-
-
 def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
     """Push ``day`` through the three stages once; raise if any article is lost or counted twice."""
     expected = day.articles // day.feeds * day.feeds  # every feed gets the same share
@@ -152,33 +129,26 @@ def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
                 started = server.start_live()
                 last_release = started + day.seconds
                 deadline = last_release + max(600.0, day.seconds)  # a pipeline twice too slow still ends
-                while True:
-                    for stage in stages.values():
-                        stage.check_alive()
-                    counts = _counts(stages)
-                    if _drained(counts, expected):
-                        break
-                    if time.time() > deadline:
-                        raise RuntimeError(f"the pipeline did not drain the day in time: {counts}")
-                    time.sleep(_SCRAPE_S)
-                ended = time.time()
+                ended, counts = drain(stages, expected, deadline - time.time(), _SCRAPE_S)
                 rss = {name: s.peak_rss_mib() for name, s in stages.items()}
                 cpu = {name: s.cpu_seconds() - cpu_before[name] for name, s in stages.items()}
             finally:
                 tail.stop()
                 codes = {name: stages[name].stop() for name in ("ingest", "match", "alert") if name in stages}
-            fetched = fetched_at(bootstrap, int(counts["published"]), timeout_s=300)
+            fetched = fetched_at(bootstrap, int(counts.published), timeout_s=300)
     lost = {
-        "published": counts["published"] != expected,
-        "analysed": counts["analysed"] + counts["articles_deadlettered"] != counts["published"],
-        "alerted": counts["matches_handled"] + counts["matches_deadlettered"] != counts["matches"],
+        "published": counts.published != expected,
+        "analysed": counts.analysed + counts.articles_deadlettered != counts.published,
+        "alerted": counts.matches_handled + counts.matches_deadlettered != counts.matches,
         "read back": len(fetched) != expected,
         "exit codes": any(codes.values()),
     }
     if any(lost.values()):
         raise RuntimeError(f"counts in != counts out ({[k for k, v in lost.items() if v]}): {counts} {codes}")
     latencies = sorted(seen - fetched[a] for seen, a in tail.first.values() if a in fetched)
-    return SoakResult(expected, ended - started, max(0.0, ended - last_release), latencies, rss, counts, cpu)
+    return SoakResult(
+        expected, ended - started, max(0.0, ended - last_release), latencies, rss, asdict(counts), cpu
+    )
 
 
 def day_from_env(quick: bool) -> Day:

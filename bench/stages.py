@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -149,3 +150,68 @@ class StageProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=10)
             return -9
+
+
+@dataclass
+class Counts:
+    """How far the articles went, from the three stages' counters (dead letters kept apart)."""
+
+    published: float = 0.0
+    duplicates: float = 0.0
+    analysed: float = 0.0
+    articles_deadlettered: float = 0.0
+    matches: float = 0.0
+    matches_handled: float = 0.0
+    matches_deadlettered: float = 0.0
+    alerts: float = 0.0
+
+    def drained(self, want_published: int) -> bool:
+        """Return whether ``want_published`` articles were published and everything went through."""
+        return (
+            self.published >= want_published
+            and self.analysed + self.articles_deadlettered >= self.published
+            and self.matches_handled + self.matches_deadlettered >= self.matches
+        )
+
+
+def read_counts(stages: dict[str, StageProcess], want_published: int) -> Counts:
+    """Read the stages' counters, the cheaper way: later stages only once the earlier ones got there."""
+    total = StageProcess.total
+    i = stages["ingest"].samples()
+    c = Counts(
+        published=total(i, "newsmon_articles_published_total"),
+        duplicates=total(i, "newsmon_articles_duplicate_total"),
+    )
+    if c.published < want_published:
+        return c
+    m = stages["match"].samples()
+    c.analysed = total(m, "newsmon_articles_analysed_total")
+    c.articles_deadlettered = total(m, "newsmon_messages_deadlettered_total", topic="articles")
+    c.matches = total(m, "newsmon_matches_total")
+    if c.analysed + c.articles_deadlettered < c.published:
+        return c
+    a = stages["alert"].samples()
+    c.matches_handled = total(a, "newsmon_messages_consumed_total", topic="matches")
+    c.matches_deadlettered = total(a, "newsmon_messages_deadlettered_total", topic="matches")
+    c.alerts = total(a, "newsmon_alerts_total")
+    return c
+
+
+def drain(
+    stages: dict[str, StageProcess], want_published: int, timeout_s: float, scrape_s: float
+) -> tuple[float, Counts]:
+    """Wait until ``want_published`` articles went all the way through; return (time.time(), counts).
+
+    Raises:
+        RuntimeError: a stage exited, or the articles did not get through within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for stage in stages.values():
+            stage.check_alive()
+        c = read_counts(stages, want_published)
+        if c.drained(want_published):
+            return time.time(), c
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the pipeline did not drain within {timeout_s:.0f} s: {c}")
+        time.sleep(scrape_s)
