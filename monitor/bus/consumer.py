@@ -33,8 +33,9 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
     kafka-python keeps a partition's fetch position across a rebalance that leaves it with the same
     member. After a broker restart that is wrong: the topic was re-created (a restarted tansu starts
     empty), so the old position points past the first new records, which would be skipped and then
-    committed over. The loop therefore puts every newly assigned partition back at its committed
-    offset, or at the reset policy's end when there is none, which is what a fresh member would do.
+    committed over. The loop therefore checks where each newly assigned partition was read from and,
+    if that is not its committed offset (or its first offset when it has none), moves it back there,
+    which is where a fresh member would have started.
     The listener only notes them: it runs inside kafka-python's group logic, where blocking calls
     such as ``committed()`` must not be made.
     """
@@ -133,7 +134,6 @@ class ConsumerLoop(Generic[M]):
             time.sleep(_POLL_BACKOFF_S)
             return 0
         count = 0
-        began = {tp: records[0].offset for tp, records in batches.items() if records}
         for records in batches.values():
             for record in records:
                 self._handle_record(record)
@@ -147,7 +147,7 @@ class ConsumerLoop(Generic[M]):
                 )
                 return 0
         # Before the commit: a batch read from a stale position must not be committed over.
-        rewound = self._rewind_reassigned(began)
+        rewound = self._rewind_reassigned(batches)
         if count and rewound:
             self._commit(count)
             if self._on_batch is not None:
@@ -155,19 +155,21 @@ class ConsumerLoop(Generic[M]):
         self._record_lag()
         return count
 
-    def _rewind_reassigned(self, began: Mapping[TopicPartition, int]) -> bool:
+    def _rewind_reassigned(self, batches: Mapping[TopicPartition, list[object]]) -> bool:
         """Check where each newly assigned partition was read from; rewind it if that was not its start.
 
-        ``began`` is the offset of the first record this poll returned, per partition. A partition's
-        start is its committed offset, or its first offset when it has none (the ``earliest`` policy;
-        with ``latest`` nothing can be checked). Normally they agree and nothing happens; after a broker
-        restart a stale position does not, and the partition is moved back so that the records between
-        are handled (some again, harmlessly) instead of skipped. Returns False if the check could not
+        ``batches`` is what this poll returned, per partition: its first record's offset is where the
+        partition was read from. A partition's start is its committed offset, or its first offset when
+        it has none (the ``earliest`` policy; with ``latest`` nothing can be checked). Normally they
+        agree and nothing happens; after a broker restart a stale position does not, and the partition
+        is moved back so that the records between are handled (some again, harmlessly) instead of
+        skipped. Returns False if the check could not
         be made: the batch is then not committed. See :class:`_Assignments`.
         """
         pending = self._assignments.take()
         if not pending:
             return True
+        began = {tp: getattr(records[0], "offset") for tp, records in batches.items() if records}  # noqa: B009
         todo = pending & set(self._consumer.assignment() or ())
         earliest = self._consumer.config.get("auto_offset_reset") != "latest"
         timeout_ms = self._commit_timeout_ms
