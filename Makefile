@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 RUNTIME = $(VENV)/.installed-runtime
 DEV     = $(VENV)/.installed-dev
 
-.PHONY: run demo test lint fmt bench clean help
+.PHONY: run demo test lint fmt bench clean help tools
 
 help:
 	@echo "make run    set up .venv and run the pipeline on the embedded broker (newsmon run)"
@@ -40,7 +40,11 @@ lint: $(DEV)
 	$(BIN)/ruff format --check monitor tests bench
 	$(BIN)/mypy --strict monitor
 
-test: lint
+# The programs the tests run for real (prometheus, promtool): installed here when missing.
+tools:
+	bash tests/setup/ensure-tools.sh
+
+test: lint tools
 	$(BIN)/pytest
 
 fmt: $(DEV)

@@ -23,6 +23,7 @@ def find_tool(name: str) -> Path:
     if found is None:
         pytest.fail(
             f"`{name}` is not installed: install the Debian package `prometheus` "
-            "(sudo apt-get install prometheus; it ships prometheus and promtool). .ci/run does this in CI."
+            "(sudo apt-get install prometheus; it ships prometheus and promtool). `make test` installs it "
+            "itself (tests/setup/ensure-tools.sh) when it runs as root or with sudo."
         )
     return Path(found)
