@@ -4,8 +4,7 @@ from monitor.ingest.feeds import FeedConfig, load_feeds
 from monitor.ingest.fetch import FETCH_ERROR_KINDS, Fetcher, FetchResult, HTTPStatusError
 from monitor.ingest.fulltext import FullText
 from monitor.ingest.guard import GuardedTransport, is_public_address
-from monitor.ingest.language import detect_language
-from monitor.ingest.parse import ParseResult, html_to_text, parse_feed
+from monitor.ingest.parse import ParseResult, parse_feed
 from monitor.ingest.poll import FeedReport
 from monitor.ingest.reload import FeedsWatcher
 from monitor.ingest.schedule import PollPolicy
@@ -29,8 +28,6 @@ __all__ = [
     "PollPolicy",
     "SeenStore",
     "content_hash",
-    "detect_language",
-    "html_to_text",
     "is_public_address",
     "load_feeds",
     "parse_feed",

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,6 +21,7 @@ import feedparser
 from monitor.ingest.dates import parse_loose_date
 from monitor.ingest.feeds import normalise_language
 from monitor.models import Article, article_id, utcnow
+from monitor.normalise.html import html_to_text
 
 __all__ = ["ParseResult", "declared_charset", "html_to_text", "is_hostile_xml", "parse_feed"]
 
@@ -305,49 +305,3 @@ def _shorten(text: str) -> str:
     if len(text) <= _TITLE_FALLBACK_CHARS:
         return text
     return text[: _TITLE_FALLBACK_CHARS - 1].rsplit(" ", 1)[0] + "…"
-
-
-# Tags after which the text continues on a new line or at least a new word.
-_BLOCK_TAGS = frozenset(
-    {"p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-     "section", "article", "figure", "figcaption", "hr", "pre", "table", "header", "footer"}
-)  # fmt: skip
-_SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
-_SPACES = re.compile(r"\s+")
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            # In HTML a line break in text is just a space; only block elements break lines.
-            self.parts.append(_SPACES.sub(" ", data))
-
-
-def html_to_text(html: str) -> str:
-    """Return the plain text of an HTML fragment: tags dropped, entities decoded, whitespace tidied.
-
-    Paragraph breaks are kept as single newlines, because matching splits sentences and a missing
-    break would glue a heading to the next sentence.
-    """
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line)

@@ -21,13 +21,13 @@ from monitor.errors import FeedError
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import Fetcher, FetchResult, HTTPStatusError
 from monitor.ingest.fulltext import FullText
-from monitor.ingest.language import detect_language
 from monitor.ingest.parse import ParseResult, parse_feed
 from monitor.ingest.schedule import PollPolicy, backoff_s, is_stale, learned_period_s, poll_interval_s
 from monitor.ingest.seen import FeedState, SeenStore, body_hash, content_hash
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article
+from monitor.normalise.article import with_language
 
 __all__ = ["FeedPoller", "FeedReport", "StoppedError"]
 
@@ -302,11 +302,7 @@ class FeedPoller:
                     why=extracted.detail,
                 )
             article = extracted.article
-        source = "declared"
-        if article.language is None:
-            language = detect_language(article) if self.detect_language else None
-            source = "detected" if language else "unknown"
-            article = article.model_copy(update={"language": language})
+        article, source = with_language(article, detect=self.detect_language)
         self.metrics.articles_language.labels(source=source).inc()
         return article
 

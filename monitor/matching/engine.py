@@ -24,6 +24,7 @@ from monitor.matching.rules import Rule, RuleSet, load_rule_set
 from monitor.matching.syntax import Parse
 from monitor.matching.text import Sentence, fold_with_offsets, simple_sentences, split_lines
 from monitor.models import Article, EntityMention, Match, utcnow
+from monitor.normalise.language import detect_text_language
 
 __all__ = ["Analysis", "MatchEngine", "analysed_text"]
 
@@ -148,14 +149,22 @@ class MatchEngine:
         """Return the number of watchlists loaded."""
         return len(self.rules)
 
-    def language_of(self, article: Article) -> str:
-        """Return the language the article is analysed in: its own, else the default."""
-        return _language(article.language) or self._default_language
+    def language_of(self, article: Article, text: str | None = None) -> str:
+        """Return the language the article is analysed in: its own, else the detected one, else the default.
+
+        Detection is the ingest stage's (:mod:`monitor.normalise.language`), so an article read from a
+        file by ``rules test`` is analysed exactly as the same text arriving from a feed.
+        """
+        declared = _language(article.language)
+        if declared:
+            return declared
+        detected = detect_text_language(text if text is not None else analysed_text(article))
+        return detected or self._default_language
 
     def analyse(self, article: Article) -> Analysis:
         """Return the entities of ``article`` and the matches of every watchlist that fires on it."""
         text = analysed_text(article)
-        language = self.language_of(article)
+        language = self.language_of(article, text)
         folded, offsets = fold_with_offsets(text)
         hits = self.gazetteer.scan(text, (folded, offsets))
         found = [(offsets[first], key) for first, key in self._presearch.anchors(folded, language)]

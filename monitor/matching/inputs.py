@@ -25,11 +25,15 @@ __all__ = ["INPUT_SUFFIXES", "is_url", "read_articles", "read_url"]
 
 INPUT_SUFFIXES = frozenset({".txt", ".text", ".json", ".jsonl", ".xml", ".rss", ".atom"})
 _FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
+_TEXT_SUFFIXES = frozenset({".txt", ".text"})
 _DATE_LINE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)")
 
 
 def read_articles(path: Path) -> list[Article]:
     """Return the articles in ``path``, whose kind is told by its suffix, else by its first character.
+
+    A ``.txt`` file is always text, whatever its first character ("[Reuters] Putin meets Xi"); a file
+    of another suffix that starts like JSON but is not JSON is read as text too.
 
     Raises:
         ValueError: the file cannot be read or parsed; the message says why.
@@ -38,10 +42,20 @@ def read_articles(path: Path) -> list[Article]:
         data = path.read_bytes()
     except OSError as e:
         raise ValueError(f"cannot read: {e.strerror or e}") from e
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if path.suffix in (".json", ".jsonl") or head in (b"{", b"["):
+    suffix = path.suffix.lower()
+    if suffix in _TEXT_SUFFIXES:
+        return [_text_article(path, data)]
+    if suffix in (".json", ".jsonl"):
         return _json_articles(path, data)
-    if path.suffix in _FEED_SUFFIXES or head == b"<":
+    if suffix in _FEED_SUFFIXES:
+        return _feed_articles(path, data)
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head in (b"{", b"["):
+        try:
+            return _json_articles(path, data)
+        except ValueError:
+            return [_text_article(path, data)]
+    if head == b"<":
         return _feed_articles(path, data)
     return [_text_article(path, data)]
 
@@ -134,7 +148,8 @@ def read_url(
     Raises:
         ValueError: the URL cannot be fetched, or holds nothing to read.
     """
-    from monitor.ingest.parse import declared_charset, html_to_text, parse_feed
+    from monitor.ingest.parse import declared_charset, parse_feed
+    from monitor.normalise.html import html_to_text
 
     try:
         page = fetcher.fetch_page("url", url, max_bytes, timeout_s)

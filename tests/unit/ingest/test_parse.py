@@ -238,7 +238,10 @@ def test_a_plain_doctype_is_not_hostile() -> None:
 @pytest.mark.parametrize(
     ("html", "text"),
     [
-        ("plain   text\n here", "plain text here"),
+        # plain text (no markup): its line breaks are paragraph breaks, so a heading stays a sentence
+        ("plain   text\n here", "plain text\nhere"),
+        ("Sommet à Pékin\nXi Jinping a reçu Kim Jong-un.", "Sommet à Pékin\nXi Jinping a reçu Kim Jong-un."),
+        ("In <b>HTML</b> a\nline break is a space", "In HTML a line break is a space"),
         ("<p>One</p><p>Two<br>Three</p>", "One\nTwo\nThree"),
         ("A &amp; B &eacute;t&#233; <b>bold</b>", "A & B été bold"),
         ("<style>p{}</style><p>kept</p><script>x()</script>", "kept"),
