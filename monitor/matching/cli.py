@@ -44,6 +44,22 @@ def _rules_test(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def _rules_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.matching.rules_evaluate import run_rules_evaluate
+
+    return run_rules_evaluate(
+        args.folder,
+        args.labels,
+        args.rules or settings.match.rules_dir,
+        settings.match.spacy_models,
+        args.format,
+        sys.stdout,
+        settings.match.default_language,
+        declared=args.declared_language,
+        lookup_lemmas=settings.match.lookup_lemmas,
+    )
+
+
 def _rules_check(args: argparse.Namespace, settings: Settings) -> int:
     from monitor.matching.check import run_rules_check
 
@@ -92,7 +108,7 @@ def _duration(value: str) -> object:
 
 
 def register(sub: SubParsers) -> None:
-    """Add ``newsmon rules test|check|backtest`` to the command line."""
+    """Add ``newsmon rules test|evaluate|check|backtest`` to the command line."""
     rules = sub.add_parser("rules", help="work with watchlists")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
 
@@ -104,6 +120,22 @@ def register(sub: SubParsers) -> None:
     )
     test.add_argument("paths", nargs="+", metavar="PATH|URL")
     test.set_defaults(handler=_rules_test)
+
+    evaluate = rules_sub.add_parser(
+        "evaluate", help="precision and recall of the watchlists on a labelled folder of articles"
+    )
+    evaluate.add_argument("folder", type=Path, help="folder of articles (text, JSON or feed files)")
+    evaluate.add_argument(
+        "--labels", type=Path, default=None, help="labels file (default: FOLDER/labels.yaml)"
+    )
+    evaluate.add_argument("--rules", type=Path, default=None, help="rules folder (default: match.rules_dir)")
+    evaluate.add_argument("--format", choices=["text", "json"], default="text")
+    evaluate.add_argument(
+        "--declared-language",
+        action="store_true",
+        help="pass each label's language on as a feed would declare it (default: detect it)",
+    )
+    evaluate.set_defaults(handler=_rules_evaluate)
 
     check = rules_sub.add_parser("check", help="validate a rules folder and run every rule's examples")
     check.add_argument(

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.matching.evaluate import CompiledRule, RuleResult
+from monitor.matching.explain import Explanation, explain_rule
 from monitor.matching.gazetteer import AliasHit, Gazetteer
 from monitor.matching.lemmas import inflections
 from monitor.matching.nlp import Pipelines
@@ -167,25 +168,26 @@ class MatchEngine:
         language = self.language_of(article, text)
         folded, offsets = fold_with_offsets(text)
         hits = self.gazetteer.scan(text, (folded, offsets))
-        found = [(offsets[first], key) for first, key in self._presearch.anchors(folded, language)]
+        found = [(offsets[first], key) for first, key in self._presearch.anchors(folded)]
         candidate_ids = {e for h in hits for e in h.entity_ids}
         anchors = {key for _, key in found}
         now = self._clock()
+        day = (article.published or article.fetched_at).date()
         rules = {
             i: self._compiled[i]
-            for i in self._presearch.candidates(language, candidate_ids, anchors)
-            if self._compiled[i].can_fire(language, candidate_ids, anchors)
-            and self._compiled[i].accepts(article, now)
+            for i in self._presearch.candidates(candidate_ids, anchors)
+            if self._compiled[i].can_fire(candidate_ids, anchors) and self._compiled[i].accepts(article, now)
         }
         spans = self._spans(text, language, rules, hits, found) if rules else {}
         segments = _merge([span for per_rule in spans.values() for span in per_rule], text)
         if not segments:
-            return Analysis(self.gazetteer.resolve(text, hits), [], language, nlp_ran=False)
+            return Analysis(self.gazetteer.resolve(text, hits, on=day), [], language, nlp_ran=False)
 
         known = self.gazetteer.resolve(text, [h for h in hits if not h.short])
         annotation = self.pipelines.annotate(text, language, known, segments)
-        mentions = self.gazetteer.resolve(text, hits, annotation.ner)
+        mentions = self.gazetteer.resolve(text, hits, annotation.ner, on=day)
         parse = self._parser(text, language)
+        sentence_language = self._sentence_languages(text, language)
         starts = [s.start for s in annotation.sentences]
         results = []
         for i, rule_spans in sorted(spans.items()):
@@ -199,12 +201,31 @@ class MatchEngine:
                 if annotation.sentences[k].end > s
             }
             sentences = [annotation.sentences[k] for k in sorted(picked)]
-            results.append(rules[i].evaluate(text, sentences, mentions, language, parse))
+            results.append(rules[i].evaluate(text, sentences, mentions, language, parse, sentence_language))
         matches = [self._match(article, result, now) for result in results if result is not None]
         entities = sorted(
             [*mentions, *_shown(annotation.ner or [], mentions)], key=lambda m: (m.start, m.end)
         )
         return Analysis(entities, matches, language, self.pipelines.has(language), len(segments))
+
+    def explain(self, article: Article, fired: set[str]) -> dict[str, Explanation]:
+        """Return, for each rule not in ``fired``, why it does not fire on ``article``.
+
+        Slow on purpose (every sentence through the pipeline, no presearch): for analysts only.
+        """
+        text = analysed_text(article)
+        language = self.language_of(article, text)
+        hits = self.gazetteer.scan(text)
+        day = (article.published or article.fetched_at).date()
+        known = self.gazetteer.resolve(text, [h for h in hits if not h.short])
+        annotation = self.pipelines.annotate(text, language, known)
+        mentions = self.gazetteer.resolve(text, hits, annotation.ner, on=day)
+        now = self._clock()
+        return {
+            rule.rule.id: explain_rule(rule, article, text, annotation.sentences, mentions, language, now)
+            for rule in self._compiled
+            if rule.rule.id not in fired
+        }
 
     def match(self, article: Article) -> list[Match]:
         """Return the matches of ``article`` (see :meth:`analyse`)."""
@@ -236,11 +257,28 @@ class MatchEngine:
                 keys = {key for _, key in ordered[lo:hi]}
                 if not ids and not keys:
                     continue
-                for i in self._presearch.candidates(language, ids, keys):
+                for i in self._presearch.candidates(ids, keys):
                     rule = rules.get(i)
-                    if rule is not None and rule.can_fire(language, ids, keys):
+                    if rule is not None and rule.can_fire(ids, keys):
                         spans.setdefault(i, []).append((s, e))
         return spans
+
+    @staticmethod
+    def _sentence_languages(text: str, language: str) -> Callable[[Sentence], str | None]:
+        """Return a function that detects a sentence's language once, however many rules ask.
+
+        It answers only where the sentence is clearly in another language than the article.
+        """
+        found: dict[tuple[int, int], str | None] = {}
+
+        def detect(sentence: Sentence) -> str | None:
+            key = (sentence.start, sentence.end)
+            if key not in found:
+                own = detect_text_language(text[sentence.start : sentence.end])
+                found[key] = own if own != language else None
+            return found[key]
+
+        return detect
 
     def _parser(self, text: str, language: str) -> Callable[[Sentence], Parse | None]:
         """Return a function that parses a sentence once, however many rules ask."""

@@ -19,7 +19,7 @@ from monitor.matching.terms import Term, TermHit, TermIndex, anchor
 from monitor.matching.text import Sentence, Token
 from monitor.models import Article, EntityMention, Evidence
 
-__all__ = ["CompiledRule", "ParseFn", "RuleResult", "entity_key"]
+__all__ = ["ANY", "CompiledRule", "ParseFn", "RuleResult", "SentenceLanguageFn", "entity_key"]
 
 _SKIP_WINDOW = 2
 """Words allowed between a skip_after cue and the entity it discounts ("parlé de Kim")."""
@@ -27,6 +27,8 @@ _MAX_EVIDENCE_SENTENCES = 5
 
 ParseFn = Callable[[Sentence], Parse | None]
 """Return the dependency parse of a sentence, or None where the language has no parser."""
+SentenceLanguageFn = Callable[[Sentence], str | None]
+"""Return the language of one sentence, or None where it cannot be told apart from the article's."""
 
 
 def entity_key(entity_id: str) -> str:
@@ -44,8 +46,17 @@ class RuleResult:
     entities: tuple[str, ...]
 
 
+ANY = "*"
+"""The pseudo-language of every language's words together."""
+
+
 def _index(terms: Terms | None, language: str) -> TermIndex:
-    return TermIndex(Term.parse(t) for t in (terms or {}).get(language, []))
+    """Return the index of ``language``'s terms; for :data:`ANY`, of every language's (each term once)."""
+    terms = terms or {}
+    if language != ANY:
+        return TermIndex(Term.parse(t) for t in terms.get(language, []))
+    sources = dict.fromkeys(t for words in terms.values() for t in words)
+    return TermIndex(Term.parse(t) for t in sources)
 
 
 @dataclass(frozen=True)
@@ -83,8 +94,12 @@ class CompiledRule:
         Their anchors join the keyword's, so the presearch finds "held" for "hold talks".
         """
         self.rule = rule
+        self._languages = frozenset(rule.languages)
+        # Per language its own words; under ANY every language's words together, for a sentence in a
+        # language the rule does not list (a detection can err, the article can be in another one).
         self._conditions: dict[str, list[_Compiled]] = {}
-        for language in rule.languages:
+        self._negation: dict[str, _Negation] = {}
+        for language in (*rule.languages, ANY):
             compiled = []
             for c in rule.conditions:
                 terms = _index(c.keywords if c.keywords is not None else c.no_keywords, language)
@@ -92,17 +107,20 @@ class CompiledRule:
                 if c.keywords:
                     anchors = frozenset(anchor(t) for t in terms.terms)
                     if inflect is not None:
-                        forms = (f for t in terms.terms for f in inflect(language, t.words[0]))
+                        forms = (
+                            f
+                            for own, words in c.keywords.items()
+                            if language in (own, ANY)
+                            for w in words
+                            for f in inflect(own, Term.parse(w).words[0])
+                        )
                         anchors |= {anchor(Term(f, (f,))) for f in forms}
                 compiled.append(_Compiled(c, terms, _index(c.skip_after, language), anchors))
             self._conditions[language] = compiled
-        n = rule.negation
-        self._negation = {
-            language: _Negation(
+            n = rule.negation
+            self._negation[language] = _Negation(
                 _index(n.before, language), _index(n.particles, language), _index(n.sentence, language)
             )
-            for language in rule.languages
-        }
         self._feeds = frozenset(rule.filters.feeds) if rule.filters.feeds is not None else None
         self._tags = (
             frozenset(t.casefold() for t in rule.filters.tags) if rule.filters.tags is not None else None
@@ -110,8 +128,8 @@ class CompiledRule:
         self._exclude_tags = frozenset(t.casefold() for t in rule.filters.exclude_tags)
 
     def applies_to(self, language: str) -> bool:
-        """Return whether the rule watches articles in ``language``."""
-        return language in self._conditions
+        """Return whether the rule lists words of ``language`` (its words are tried on every article)."""
+        return language in self._languages
 
     def accepts(self, article: Article, now: datetime) -> bool:
         """Return whether the rule's filters (feeds, tags, age) let it look at ``article``."""
@@ -126,18 +144,18 @@ class CompiledRule:
         max_age = self.rule.filters.max_age
         return max_age is None or now - (article.published or article.fetched_at) <= max_age
 
-    def anchors(self, language: str) -> set[str]:
-        """Return the presearch keys of the positive keyword conditions in ``language``."""
-        return {a for c in self._conditions.get(language, []) for a in c.anchors}
+    def anchors(self) -> set[str]:
+        """Return the presearch keys of the positive keyword conditions, all languages together."""
+        return {a for c in self._conditions[ANY] for a in c.anchors}
 
-    def triggers(self, language: str) -> frozenset[str]:
+    def triggers(self) -> frozenset[str]:
         """Return presearch keys one of which every article the rule can fire on contains.
 
         An entity condition is the most selective (a watched name is rarer than a word), so it is
         preferred; ``all`` needs each of its entities, so its first one is enough. Without one, the
         keyword condition with the fewest anchors.
         """
-        conditions = self._conditions.get(language, [])
+        conditions = self._conditions[ANY]
         for c in conditions:
             entities = c.spec.entities
             if entities is not None and c.spec.positive:
@@ -146,21 +164,28 @@ class CompiledRule:
         keyword = [c.anchors for c in conditions if c.spec.keywords is not None]
         return min(keyword, key=len) if keyword else frozenset()
 
-    def can_fire(self, language: str, entity_ids: set[str], anchors: set[str]) -> bool:
+    def can_fire(self, entity_ids: set[str], anchors: set[str]) -> bool:
         """Return whether a text might satisfy the rule, judging by the presearch alone.
 
         ``entity_ids`` are candidates (short aliases not yet confirmed) and ``anchors`` the keyword
         anchors present, so a ``False`` here is final and a ``True`` needs the full evaluation.
         """
-        conditions = self._conditions.get(language)
-        if conditions is None:
-            return False
-        for c in conditions:
+        for c in self._conditions[ANY]:
             if c.spec.entities is not None and c.spec.positive and not c.spec.entities.holds(entity_ids):
                 return False
             if c.spec.keywords is not None and not c.anchors & anchors:
                 return False
         return True
+
+    def reading(self, language: str, sentence_language: str | None = None) -> str:
+        """Return whose words read a sentence: its own language's if the rule lists it, else all (ANY).
+
+        A sentence is in the article's language unless detected otherwise. Each language reads with
+        its own words only, because a word of one language can be a different word in another: the
+        English "parade" is a riposte in French.
+        """
+        own = sentence_language or language
+        return own if own in self._languages else ANY
 
     def needs_parse(self) -> bool:
         """Return whether some condition asks for the dependency parse (``related_to``)."""
@@ -173,15 +198,21 @@ class CompiledRule:
         mentions: Sequence[EntityMention],
         language: str,
         parse: ParseFn | None = None,
+        sentence_language: SentenceLanguageFn | None = None,
     ) -> RuleResult | None:
-        """Return the result of the rule on an annotated article, or None when it does not fire."""
-        if language not in self._conditions:
-            return None
+        """Return the result of the rule on an annotated article, or None when it does not fire.
+
+        ``language`` is the article's: it sets the negation windows, counted in tokens (one per CJK
+        character). ``sentence_language`` tells the language of one sentence where it differs (an
+        English caption in a French article): that sentence is read with its own language's words.
+        """
         starts = [m.start for m in mentions]
         satisfied: list[list[Evidence]] = []
         for sentence in sentences:
             lo, hi = bisect.bisect_left(starts, sentence.start), bisect.bisect_left(starts, sentence.end)
-            evidence = self._sentence_evidence(text, sentence, mentions[lo:hi], language, parse)
+            evidence = self._sentence_evidence(
+                text, sentence, mentions[lo:hi], language, parse, sentence_language
+            )
             if evidence is not None:
                 satisfied.append(evidence)
         score = float(len(satisfied))
@@ -198,48 +229,85 @@ class CompiledRule:
         mentions: Sequence[EntityMention],
         language: str,
         parse: ParseFn | None,
+        sentence_language: SentenceLanguageFn | None = None,
     ) -> list[Evidence] | None:
-        """Return the evidence if ``sentence`` satisfies every condition, else None.
+        """Return the evidence if ``sentence`` satisfies every condition, else None."""
+        checked = self._check(text, sentence, mentions, language, parse, sentence_language)
+        return checked if isinstance(checked, list) else None
+
+    def obstacles(
+        self, text: str, sentence: Sentence, mentions: Sequence[EntityMention], language: str
+    ) -> list[tuple[str, str]]:
+        """Return why ``sentence`` does not satisfy the rule: ``(kind, detail)``; empty when it does.
+
+        For ``rules test --explain``: the same checks as matching, in the same order.
+        """
+        starts = [m.start for m in mentions]
+        lo, hi = bisect.bisect_left(starts, sentence.start), bisect.bisect_left(starts, sentence.end)
+        checked = self._check(text, sentence, mentions[lo:hi], language, None, None)
+        return [] if isinstance(checked, list) else [checked]
+
+    def has_words(self, condition: str, sentence: Sentence, language: str) -> bool:
+        """Return whether ``sentence`` holds a word of the keyword condition named ``condition``."""
+        own = self.reading(language)
+        return any(c.terms.find(sentence.tokens) for c in self._conditions[own] if c.spec.name == condition)
+
+    def _check(
+        self,
+        text: str,
+        sentence: Sentence,
+        mentions: Sequence[EntityMention],
+        language: str,
+        parse: ParseFn | None,
+        sentence_language: SentenceLanguageFn | None,
+    ) -> list[Evidence] | tuple[str, str]:
+        """Return the evidence if ``sentence`` satisfies every condition, else ``(kind, why)``.
 
         Cheap tests first: keywords and negation, then the entities on the surface; the parse runs
         only for a sentence that passed all of them.
         """
         tokens = sentence.tokens
-        negation = self._negation[language]
+        own = self.reading(language, sentence_language(sentence) if sentence_language else None)
+        negation = self._negation[own]
         befores = negation.before.find(tokens) if negation.before else []
         particles = negation.particles.find(tokens) if negation.particles else []
-        cancelled = bool(negation.sentence) and any(
-            not self._negated(h.first, befores, particles, tokens, language)
-            for h in negation.sentence.find(tokens)
-        )
-        conditions = self._conditions[language]
+        cancel = [
+            h
+            for h in (negation.sentence.find(tokens) if negation.sentence else [])
+            if not self._negated(h.first, befores, particles, tokens, language)
+        ]
+        conditions = self._conditions[own]
         keyword_hits: dict[str, list[TermHit]] = {}
         for c in conditions:
             if c.spec.keywords is not None:
                 hits = c.terms.find(tokens)
+                if not hits:
+                    return "no_keyword", f"no word of {c.spec.name}"
+                if cancel:
+                    return "cancelled", f"cancellation cue {_surface(text, tokens, cancel[0])!r}"
                 # one negated keyword voids the sentence: "X ne rencontrera pas Y lors du sommet"
-                if (
-                    not hits
-                    or cancelled
-                    or any(self._negated(h.first, befores, particles, tokens, language) for h in hits)
-                ):
-                    return None
+                negated = [h for h in hits if self._negated(h.first, befores, particles, tokens, language)]
+                if negated:
+                    return "negated", f"negated {c.spec.name} word {_surface(text, tokens, negated[0])!r}"
                 keyword_hits[c.spec.name] = hits
-            elif c.spec.no_keywords is not None and c.terms.find(tokens):
-                return None
+            elif c.spec.no_keywords is not None:
+                excluded = c.terms.find(tokens)
+                if excluded:
+                    return "excluded", f"{c.spec.name} excludes {_surface(text, tokens, excluded[0])!r}"
         counted: dict[str, list[EntityMention]] = {}
         for c in conditions:
             if c.spec.entities is not None:
                 kept = self._participants(c, tokens, mentions, language)
                 if not c.spec.entities.holds({m.entity_id for m in kept if m.entity_id}):
-                    return None
+                    named = sorted({m.entity_id for m in kept if m.entity_id})
+                    return "entity_not_found", f"{c.spec.name}: only {named or 'no watched entity'}"
                 counted[c.spec.name] = kept
         if parse is not None and self.needs_parse():
             tree = parse(sentence)
             if tree is not None and not self._tie(conditions, tree, tokens, keyword_hits, counted):
-                return None
+                return "not_related", "the parse does not tie the entities to the keyword"
         if self.rule.within is not None and not self._narrow(conditions, tokens, keyword_hits, counted):
-            return None
+            return "too_far", f"conditions not within {self.rule.within} tokens"
         shown = " ".join(text[sentence.start : sentence.end].split())
         evidence: list[Evidence] = []
         for c in conditions:
@@ -347,3 +415,8 @@ class CompiledRule:
                 continue
             kept.append(m)
         return kept
+
+
+def _surface(text: str, tokens: Sequence[Token], hit: TermHit) -> str:
+    """Return the words of ``hit`` as written in the text."""
+    return text[tokens[hit.first].start : tokens[hit.end - 1].end]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -24,11 +25,21 @@ from monitor.matching.text import fold, fold_with_offsets, is_boundary_free
 from monitor.matching.yamlfile import load_yaml, validate
 from monitor.models import EntityMention
 
-__all__ = ["AliasHit", "EntitySpec", "Gazetteer", "GazetteerFile"]
+__all__ = ["AliasHit", "EntitySpec", "Gazetteer", "GazetteerFile", "RoleSpec"]
 
 _ROMAN_NUMERAL = re.compile(r"[IVXLCDM]+")
 _NEIGHBOURS = 30
 """Characters between two watched names for them to vouch for each other ("Poutine et Kim")."""
+
+
+class RoleSpec(BaseModel):
+    """A role descriptor that names the entity while it holds the role ("the Chinese president")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    names: list[str] = Field(min_length=1, description="the role as written, any language or script")
+    since: date | None = Field(None, description="first day the entity held the role")
+    until: date | None = Field(None, description="last day the entity held the role; none while it does")
 
 
 class EntitySpec(BaseModel):
@@ -42,6 +53,9 @@ class EntitySpec(BaseModel):
     description: str = ""
     aliases: list[str] = Field(min_length=1, description="full names, any language or script")
     short_aliases: list[str] = Field(default_factory=list, description="ambiguous forms that need support")
+    roles: list[RoleSpec] = Field(
+        default_factory=list, description="role descriptors: they name the entity where the article names it"
+    )
 
 
 class GazetteerFile(BaseModel):
@@ -61,6 +75,13 @@ class AliasHit:
     start: int
     end: int
     short: bool
+    periods: tuple[tuple[date | None, date | None], ...] = ()
+    """For a role descriptor, the days its entity held the role; empty for a name."""
+
+    @property
+    def role(self) -> bool:
+        """Return whether the hit is a role descriptor ("le président chinois"), not a name."""
+        return bool(self.periods)
 
     @property
     def entity_id(self) -> str:
@@ -77,6 +98,7 @@ class AliasHit:
 class _Alias:
     entity_ids: tuple[str, ...]
     short: bool
+    periods: tuple[tuple[date | None, date | None], ...]
     length: int
     left_boundary: bool
     right_boundary: bool
@@ -88,6 +110,7 @@ class Gazetteer:
     def __init__(self, entities: Sequence[EntitySpec]) -> None:
         self._entities = {e.id: e for e in entities}
         owners: dict[str, dict[str, bool]] = {}
+        periods: dict[str, list[tuple[date | None, date | None]]] = {}
         for entity in entities:
             for alias, short in [(a, False) for a in entity.aliases] + [
                 (a, True) for a in entity.short_aliases
@@ -96,6 +119,12 @@ class Gazetteer:
                 if key:
                     held = owners.setdefault(key, {})
                     held[entity.id] = held.get(entity.id, False) or short
+            for role in entity.roles:
+                for name in role.names:
+                    key = fold(name)
+                    if key and key not in owners:
+                        owners[key] = {entity.id: True}
+                        periods.setdefault(key, []).append((role.since, role.until))
         self._automaton = ahocorasick.Automaton()
         for key, held in owners.items():
             self._automaton.add_word(
@@ -103,6 +132,7 @@ class Gazetteer:
                 _Alias(
                     tuple(held),
                     any(held.values()),  # short for one owner: it needs support whoever it names
+                    tuple(periods.get(key, ())) if len(held) == 1 else (),
                     len(key),
                     not is_boundary_free(key[0]),
                     not is_boundary_free(key[-1]),
@@ -176,12 +206,18 @@ class Gazetteer:
             if any(first < e and s < end for s, e in taken):
                 continue
             taken.append((first, end))
-            hits.append(AliasHit(alias.entity_ids, offsets[first], offsets[end - 1] + 1, alias.short))
+            hits.append(
+                AliasHit(alias.entity_ids, offsets[first], offsets[end - 1] + 1, alias.short, alias.periods)
+            )
         hits.sort(key=lambda h: h.start)
         return hits
 
     def resolve(
-        self, text: str, hits: Iterable[AliasHit], ner: Sequence[EntityMention] | None = None
+        self,
+        text: str,
+        hits: Iterable[AliasHit],
+        ner: Sequence[EntityMention] | None = None,
+        on: date | None = None,
     ) -> list[EntityMention]:
         """Return the mentions among ``hits`` that name their entity.
 
@@ -189,10 +225,18 @@ class Gazetteer:
         article names by an unshared full alias, and nobody if that is not exactly one. A short alias
         does when it is capitalised, is not part of a longer name (a capitalised word after it, a longer
         NER span around it, a Roman numeral), and either the article names the same entity in full or
-        NER (``ner``, when a pipeline ran) tags exactly that span PER.
+        NER (``ner``, when a pipeline ran) tags exactly that span PER. A role descriptor ("the North
+        Korean leader") names its entity when the article names that entity in full too and, given the
+        article's day ``on``, the entity held the role that day.
         """
         hits = list(hits)
         named_in_full = {h.entity_id for h in hits if not h.short and not h.shared}
+        roles = [h for h in hits if h.role]
+        if roles:
+            hits = [h for h in hits if not h.role] + [
+                h for h in roles if h.entity_id in named_in_full and _held(h.periods, on)
+            ]
+            hits.sort(key=lambda h: h.start)
         starts = {h.start for h in hits}
         mentions: list[EntityMention] = []
         for hit in hits:
@@ -202,7 +246,11 @@ class Gazetteer:
                 if len(named) != 1:
                     continue
                 entity_id = named[0]
-            if hit.short and not self._short_holds(text, hit, entity_id, hits, starts, named_in_full, ner):
+            if (
+                hit.short
+                and not hit.role
+                and not self._short_holds(text, hit, entity_id, hits, starts, named_in_full, ner)
+            ):
                 continue
             mentions.append(
                 EntityMention(
@@ -249,6 +297,13 @@ class Gazetteer:
         return ner is not None and any(
             span.label == "PER" and span.start == hit.start and span.end == hit.end for span in ner
         )
+
+
+def _held(periods: Sequence[tuple[date | None, date | None]], on: date | None) -> bool:
+    """Return whether ``on`` falls in one of the periods (any day does when ``on`` is unknown)."""
+    return on is None or any(
+        (since is None or since <= on) and (until is None or on <= until) for since, until in periods
+    )
 
 
 def _looks_like_the_name(text: str, hit: AliasHit, starts: set[int]) -> bool:

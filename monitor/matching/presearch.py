@@ -20,33 +20,29 @@ __all__ = ["Presearch"]
 
 
 class Presearch:
-    """One automaton per language over all keyword anchors, and the rules filed by trigger key."""
+    """One automaton over all keyword anchors, and the rules filed by trigger key."""
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
-        anchors: dict[str, set[str]] = {}
-        self._by_key: dict[str, dict[str, list[int]]] = {}
+        anchors: set[str] = set()
+        self._by_key: dict[str, list[int]] = {}
         for n, rule in enumerate(rules):
-            for language in rule.rule.languages:
-                anchors.setdefault(language, set()).update(rule.anchors(language))
-                filed = self._by_key.setdefault(language, {})
-                for key in rule.triggers(language):
-                    filed.setdefault(key, []).append(n)
-        self._automata: dict[str, ahocorasick.Automaton] = {}
-        for language, keys in anchors.items():
-            if not keys:
-                continue
-            automaton = ahocorasick.Automaton()
-            for key in keys:
-                automaton.add_word(key, (key, not is_boundary_free(key[0])))
-            automaton.make_automaton()
-            self._automata[language] = automaton
+            anchors.update(rule.anchors())
+            for key in rule.triggers():
+                self._by_key.setdefault(key, []).append(n)
+        self._automaton: ahocorasick.Automaton | None = None
+        if anchors:
+            self._automaton = ahocorasick.Automaton()
+            for key in anchors:
+                self._automaton.add_word(key, (key, not is_boundary_free(key[0])))
+            self._automaton.make_automaton()
 
-    def anchors(self, folded: str, language: str) -> list[tuple[int, str]]:
-        """Return each anchor of ``language`` found in the folded text, with its folded start offset.
+    def anchors(self, folded: str) -> list[tuple[int, str]]:
+        """Return each anchor found in the folded text, with its folded start offset.
 
+        Anchors of every language are looked for: rules try all their languages' words on an article.
         Anchors match at a word start, except in scripts written without spaces.
         """
-        automaton = self._automata.get(language)
+        automaton = self._automaton
         if automaton is None:
             return []
         found: list[tuple[int, str]] = []
@@ -56,11 +52,9 @@ class Presearch:
                 found.append((first, key))
         return found
 
-    def candidates(self, language: str, entity_ids: Iterable[str], anchors: Iterable[str]) -> list[int]:
+    def candidates(self, entity_ids: Iterable[str], anchors: Iterable[str]) -> list[int]:
         """Return the indexes, in rule order, of the rules filed under a key present in the article."""
-        filed = self._by_key.get(language)
-        if not filed:
-            return []
+        filed = self._by_key
         picked: set[int] = set()
         for key in [entity_key(e) for e in entity_ids] + list(anchors):
             picked.update(filed.get(key, ()))

@@ -82,6 +82,13 @@ class EntitySet(_Strict):
         """Return the entity ids listed."""
         return list(self.of or self.all or self.any or self.none or [])
 
+    def describe(self) -> str:
+        """Return the requirement in words: "at least 2 of [a, b, c]"."""
+        listed = ", ".join(self.ids)
+        if self.mode == "of":
+            return f"at least {self.at_least} of [{listed}]"
+        return f"{self.mode} of [{listed}]"
+
     def holds(self, present: set[str]) -> bool:
         """Return whether a sentence naming ``present`` satisfies the set."""
         ids = set(self.ids)

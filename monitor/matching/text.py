@@ -1,7 +1,8 @@
 """Text primitives shared by the gazetteer and the rules: folding, tokens, sentences.
 
-Everything that compares words goes through :func:`fold`, so "Poutine", "POUTINE" and "Poütine", or
-"Kim Jong-un" and "Kim Jong Un", compare equal. The language-independent tokenizer and sentence
+Everything that compares words goes through :func:`fold`, so "Poutine", "POUTINE" and "Poütine",
+"Kim Jong-un" and "Kim Jong Un", or Traditional "會談" and Simplified "会谈" (OpenCC), compare
+equal. The language-independent tokenizer and sentence
 splitter here are the fallback for languages without a spaCy pipeline; :mod:`monitor.matching.nlp`
 produces the same :class:`Token` and :class:`Sentence` values from spaCy.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +35,24 @@ _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"}
 _STRIP_MARKS_BELOW = 0x0530
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@lru_cache(maxsize=1)
+def _simplifier() -> Callable[[str], str]:
+    """Return OpenCC's Traditional-to-Simplified conversion (character level here: one in, one out)."""
+    import opencc
+
+    convert: Callable[[str], str] = opencc.OpenCC("t2s").convert
+    return convert
+
+
+def _simplified(c: str) -> str:
+    """Return the Simplified form of a Han character, so "會談" and "会谈" compare equal."""
+    converted = _simplifier()(c)
+    return converted if len(converted) == 1 else c
+
+
 @lru_cache(maxsize=8192)
 def _fold_char(c: str) -> str:
     if c.isspace() or c in _DASHES:
@@ -41,6 +61,8 @@ def _fold_char(c: str) -> str:
         return "'"
     if c in _LIGATURES:
         return _LIGATURES[c]
+    if _HAN.match(c):
+        return _simplified(unicodedata.normalize("NFKC", c))
     decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", c))
     if decomposed and ord(decomposed[0]) < _STRIP_MARKS_BELOW:
         decomposed = "".join(x for x in decomposed if not unicodedata.combining(x))
