@@ -44,13 +44,24 @@ def load_seeds() -> list[Seed]:
     return seeds
 
 
-def seeds_as_rss(seeds: list[Seed], base_url: str = "https://seeds.example.org") -> bytes:
-    """Return an RSS 2.0 document with one item per seed (link and GUID derived from the file name)."""
+def seeds_as_rss(
+    seeds: list[Seed],
+    base_url: str = "https://seeds.example.org",
+    *,
+    plain: bool = False,
+    language: bool = True,
+) -> bytes:
+    """Return an RSS 2.0 document with one item per seed (link and GUID derived from the file name).
+
+    ``plain`` writes each description as plain text with line breaks (as many feeds do) instead of
+    HTML paragraphs; ``language=False`` leaves the channel's ``<language>`` out.
+    """
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
     ET.SubElement(channel, "title").text = "newsmon seed articles"
     ET.SubElement(channel, "link").text = base_url
-    ET.SubElement(channel, "language").text = "fr"
+    if language:
+        ET.SubElement(channel, "language").text = "fr"
     for seed in seeds:
         item = ET.SubElement(channel, "item")
         ET.SubElement(item, "title").text = seed.title
@@ -59,6 +70,9 @@ def seeds_as_rss(seeds: list[Seed], base_url: str = "https://seeds.example.org")
         if seed.published:
             ET.SubElement(item, "pubDate").text = format_datetime(seed.published)
         # Paragraphs as HTML, as news feeds carry them: a heading must not run into the next sentence.
-        paragraphs = (p.strip() for p in seed.body.splitlines())
-        ET.SubElement(item, "description").text = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs if p)
+        paragraphs = [p.strip() for p in seed.body.splitlines() if p.strip()]
+        if plain:
+            ET.SubElement(item, "description").text = "\n".join(paragraphs)
+        else:
+            ET.SubElement(item, "description").text = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(rss, encoding="unicode")).encode("utf-8")

@@ -41,6 +41,7 @@ def _rules_test(args: argparse.Namespace, settings: Settings) -> int:
         color=_color(args.color),
         fetcher=fetcher,
         lookup_lemmas=settings.match.lookup_lemmas,
+        explain=args.explain,
     )
 
 
@@ -118,6 +119,7 @@ def register(sub: SubParsers) -> None:
     test.add_argument(
         "--color", choices=["auto", "always", "never"], default="auto", help="highlight entities and terms"
     )
+    test.add_argument("--explain", action="store_true", help="say, per watchlist that did not fire, why not")
     test.add_argument("paths", nargs="+", metavar="PATH|URL")
     test.set_defaults(handler=_rules_test)
 

@@ -177,15 +177,13 @@ class CompiledRule:
                 return False
         return True
 
-    def reading(self, language: str, sentence_language: str | None = None) -> str:
-        """Return whose words read a sentence: its own language's if the rule lists it, else all (ANY).
+    def reading(self, language: str) -> str:
+        """Return whose words read text in ``language``: its own if the rule lists it, else all (ANY).
 
-        A sentence is in the article's language unless detected otherwise. Each language reads with
-        its own words only, because a word of one language can be a different word in another: the
-        English "parade" is a riposte in French.
+        Each listed language reads with its own words only, because a word of one language can be a
+        different word in another: the English "parade" is a riposte in French.
         """
-        own = sentence_language or language
-        return own if own in self._languages else ANY
+        return language if language in self._languages else ANY
 
     def needs_parse(self) -> bool:
         """Return whether some condition asks for the dependency parse (``related_to``)."""
@@ -231,8 +229,18 @@ class CompiledRule:
         parse: ParseFn | None,
         sentence_language: SentenceLanguageFn | None = None,
     ) -> list[Evidence] | None:
-        """Return the evidence if ``sentence`` satisfies every condition, else None."""
-        checked = self._check(text, sentence, mentions, language, parse, sentence_language)
+        """Return the evidence if ``sentence`` satisfies every condition, else None.
+
+        A sentence is read with the article language's words first; where that fails and the sentence
+        is detected as another language (an English caption in a French article), with that one's.
+        """
+        checked = self._check(text, sentence, mentions, language, parse, self.reading(language))
+        if isinstance(checked, list):
+            return checked
+        own = sentence_language(sentence) if sentence_language is not None else None
+        if own is None or self.reading(own) == self.reading(language):
+            return None
+        checked = self._check(text, sentence, mentions, language, parse, self.reading(own))
         return checked if isinstance(checked, list) else None
 
     def obstacles(
@@ -244,7 +252,7 @@ class CompiledRule:
         """
         starts = [m.start for m in mentions]
         lo, hi = bisect.bisect_left(starts, sentence.start), bisect.bisect_left(starts, sentence.end)
-        checked = self._check(text, sentence, mentions[lo:hi], language, None, None)
+        checked = self._check(text, sentence, mentions[lo:hi], language, None, self.reading(language))
         return [] if isinstance(checked, list) else [checked]
 
     def has_words(self, condition: str, sentence: Sentence, language: str) -> bool:
@@ -259,15 +267,15 @@ class CompiledRule:
         mentions: Sequence[EntityMention],
         language: str,
         parse: ParseFn | None,
-        sentence_language: SentenceLanguageFn | None,
+        own: str,
     ) -> list[Evidence] | tuple[str, str]:
         """Return the evidence if ``sentence`` satisfies every condition, else ``(kind, why)``.
 
-        Cheap tests first: keywords and negation, then the entities on the surface; the parse runs
-        only for a sentence that passed all of them.
+        ``own`` names whose words read it (a language, or ANY). Cheap tests first: keywords and
+        negation, then the entities on the surface; the parse runs only for a sentence that passed all
+        of them.
         """
         tokens = sentence.tokens
-        own = self.reading(language, sentence_language(sentence) if sentence_language else None)
         negation = self._negation[own]
         befores = negation.before.find(tokens) if negation.before else []
         particles = negation.particles.find(tokens) if negation.particles else []

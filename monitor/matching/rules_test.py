@@ -44,8 +44,11 @@ def run_rules_test(
     color: bool = False,
     fetcher: Callable[[], Fetcher] | None = None,
     lookup_lemmas: bool = True,
+    explain: bool = False,
 ) -> int:
     """Match every article of ``paths`` (files, folders or http(s) URLs) and report to ``out``.
+
+    ``explain`` adds, for each watchlist that did not fire, why not (``why_not`` in JSON).
 
     Returns the exit code: 0 every input was processed, 1 some input could not be read or parsed, 2
     the rule set is invalid (nothing is matched then). ``color`` highlights entities and evidence
@@ -82,10 +85,20 @@ def run_rules_test(
                 analysis = engine.analyse(article)
                 articles += 1
                 matched += len(analysis.matches)
+                why_not = engine.explain(article, {m.rule for m in analysis.matches}) if explain else {}
                 if fmt == "json":
-                    out.write(json.dumps(_record(source, article, analysis), ensure_ascii=False) + "\n")
+                    record = _record(source, article, analysis)
+                    if explain:
+                        record["why_not"] = {
+                            r: {"kind": e.kind, "detail": e.detail} for r, e in why_not.items()
+                        }
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 else:
                     _write_text(out, source, article, analysis, color)
+                    for rule_id, why in sorted(why_not.items()):
+                        out.write(f"  why not {rule_id}: {why.kind}: {why.detail}\n")
+                    if why_not:
+                        out.write("\n")
     finally:
         for f in opened:
             f.close()

@@ -93,11 +93,14 @@ def test_languages(engine: MatchEngine, article: MakeArticle) -> None:
     text = "Xi Jinping a rencontré Vladimir Poutine."
     assert engine.analyse(article(text, language=None)).language == "fr"
     assert _fired(engine, article, text, language="fr-FR") == ["leaders_meeting"]
-    # no shipped watchlist covers Italian: the names are still found, nothing fires, spaCy never runs
     italian = engine.analyse(article("Xi Jinping ha incontrato Vladimir Putin a Mosca.", language="it"))
-    assert italian.matches == []
-    assert not italian.nlp_ran
-    assert [m.entity_id for m in italian.entities] == ["xi_jinping", "vladimir_putin"]
+    assert [m.rule for m in italian.matches] == ["leaders_meeting"]
+    # no shipped watchlist lists Dutch words: every language's words are tried, none is Dutch, so the
+    # names are still found, nothing fires and spaCy never runs
+    dutch = engine.analyse(article("Xi Jinping ontving gisteren de delegatie in Peking.", language="nl"))
+    assert dutch.matches == []
+    assert not dutch.nlp_ran
+    assert [m.entity_id for m in dutch.entities] == ["xi_jinping"]
 
 
 def test_a_language_without_model_matches_on_plain_words(

@@ -28,7 +28,11 @@ def _linked(gazetteer: Gazetteer, text: str, ner: list[EntityMention] | None = N
         ("Путин встретился с Си Цзиньпином.", [("Путин", "vladimir_putin"), ("Си Цзиньпином", "xi_jinping")]),
         ("普京与习近平会谈。", [("普京", "vladimir_putin"), ("习近平", "xi_jinping")]),
         ("김정은이 푸틴을 만났다", [("김정은", "kim_jong_un"), ("푸틴", "vladimir_putin")]),
-        ("プーチン大統領と習近平国家主席", [("プーチン", "vladimir_putin"), ("習近平", "xi_jinping")]),
+        # "国家主席" is a role of Xi's: it names him because the article names him in full too
+        (
+            "プーチン大統領と習近平国家主席",
+            [("プーチン", "vladimir_putin"), ("習近平", "xi_jinping"), ("国家主席", "xi_jinping")],
+        ),
         (
             "VLADIMIR POUTINE et kim jong un",
             [("VLADIMIR POUTINE", "vladimir_putin"), ("kim jong un", "kim_jong_un")],

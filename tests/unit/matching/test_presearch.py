@@ -24,13 +24,12 @@ def test_candidates_follow_the_keys_present_not_the_number_of_rules() -> None:
     rules.append(_rule(5000, {"name": "what2", "keywords": {"fr": ["loi martiale"]}}))
     presearch = Presearch([CompiledRule(r) for r in rules])
     # common words are not triggers of entity rules: e41 files exactly the two rules that name it
-    anchors = {key for _, key in presearch.anchors(fold("Un sommet et un accord."), "fr")}
+    anchors = {key for _, key in presearch.anchors(fold("Un sommet et un accord."))}
     assert anchors == {"somm", "acco"}
-    assert presearch.candidates("fr", {"e41"}, anchors) == [40, 41]
-    assert presearch.candidates("fr", set(), anchors) == []
-    martial = {key for _, key in presearch.anchors(fold("La loi martiale."), "fr")}
-    assert presearch.candidates("fr", set(), martial) == [5000]
-    assert presearch.candidates("de", {"e41"}, anchors) == []
+    assert presearch.candidates({"e41"}, anchors) == [40, 41]
+    assert presearch.candidates(set(), anchors) == []
+    martial = {key for _, key in presearch.anchors(fold("La loi martiale."))}
+    assert presearch.candidates(set(), martial) == [5000]
 
 
 def test_anchors_need_a_word_start_except_in_cjk() -> None:
@@ -45,6 +44,6 @@ def test_anchors_need_a_word_start_except_in_cjk() -> None:
         )
     ]
     presearch = Presearch([CompiledRule(r) for r in rules])
-    assert presearch.anchors(fold("les sommets"), "fr") == [(4, "somm")]
-    assert presearch.anchors(fold("consommation"), "fr") == []
-    assert presearch.anchors(fold("举行峰会"), "zh") == [(2, "峰会")]
+    assert presearch.anchors(fold("les sommets")) == [(4, "somm")]
+    assert presearch.anchors(fold("consommation")) == []
+    assert presearch.anchors(fold("举行峰会")) == [(2, "峰会")]
