@@ -53,11 +53,13 @@ def test_evaluate_scores_each_watchlist_and_language_and_explains_the_miss(tmp_p
 def test_evaluate_text_report_and_a_bad_labels_file(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_rules_evaluate(_sample(tmp_path), None, RULES, MODELS, "text", out) == 0
-    assert "leaders_meeting" in out.getvalue() and "en_3.txt [en] no_keyword" in out.getvalue()
+    assert "leaders_meeting" in out.getvalue()
+    assert "en_3.txt [en] no_keyword" in out.getvalue()
     (tmp_path / "bad.yaml").write_text("articles: [1, 2]", encoding="utf-8")
     out = io.StringIO()
     assert run_rules_evaluate(tmp_path, tmp_path / "bad.yaml", RULES, MODELS, "text", out) == 1
-    assert "bad.yaml" in out.getvalue() and "articles" in out.getvalue()
+    assert "bad.yaml" in out.getvalue()
+    assert "articles" in out.getvalue()
 
 
 def test_explain_says_why_a_watchlist_did_not_fire(tmp_path: Path) -> None:
