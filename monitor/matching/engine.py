@@ -92,6 +92,34 @@ def _merge(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]
     return merged
 
 
+def _reach(rule: CompiledRule) -> int:
+    """Return how many consecutive sentences the rule's conditions may spread over."""
+    return rule.rule.sentences if rule.rule.scope == "sentences" else 1
+
+
+def _windows(
+    sentences: Sequence[Sentence], picked: Sequence[int], size: int, alone: Callable[[Sentence], bool]
+) -> list[Sentence]:
+    """Return the picked sentences, and with ``size`` > 1 every run of up to ``size`` consecutive ones.
+
+    A run is read as one sentence (its tokens joined), so a rule whose leaders stand in the title and
+    whose word of meeting opens the lede fires on the two together. A run is formed only of sentences
+    none of which could satisfy the rule ``alone``: such a sentence is judged by itself.
+    """
+    chosen = [sentences[k] for k in picked]
+    if size == 1:
+        return chosen
+    present = {k for k in picked if not alone(sentences[k])}
+    for k in sorted(present):
+        for extra in range(1, size):
+            if k + extra not in present:
+                break
+            last = sentences[k + extra]
+            tokens = tuple(t for s in sentences[k : k + extra + 1] for t in s.tokens)
+            chosen.append(Sentence(sentences[k].start, last.end, tokens))
+    return chosen
+
+
 class MatchEngine:
     """Match articles against a set of watchlists."""
 
@@ -186,7 +214,7 @@ class MatchEngine:
         known = self.gazetteer.resolve(text, [h for h in hits if not h.short])
         annotation = self.pipelines.annotate(text, language, known, segments)
         mentions = self.gazetteer.resolve(text, hits, annotation.ner, on=day)
-        parse = self._parser(text, language)
+        parse = self._parser(text, language, frozenset((s.start, s.end) for s in annotation.sentences))
         sentence_language = self._sentence_languages(text, language)
         starts = [s.start for s in annotation.sentences]
         results = []
@@ -200,7 +228,12 @@ class MatchEngine:
                 for k in range(max(0, bisect.bisect_right(starts, s) - 1), bisect.bisect_left(starts, e))
                 if annotation.sentences[k].end > s
             }
-            sentences = [annotation.sentences[k] for k in sorted(picked)]
+            sentences = _windows(
+                annotation.sentences,
+                sorted(picked),
+                _reach(rules[i]),
+                self._alone(rules[i], mentions, language),
+            )
             results.append(rules[i].evaluate(text, sentences, mentions, language, parse, sentence_language))
         matches = [self._match(article, result, now) for result in results if result is not None]
         entities = sorted(
@@ -249,19 +282,49 @@ class MatchEngine:
         ordered = sorted(found)
         anchor_starts = [pos for pos, _ in ordered]
         spans: dict[int, list[tuple[int, int]]] = {}
-        for line_start, line_end in split_lines(text):
-            for s, e in simple_sentences(text, line_start, line_end):
-                lo, hi = bisect.bisect_left(hit_starts, s), bisect.bisect_left(hit_starts, e)
-                ids = {i for h in hits[lo:hi] for i in h.entity_ids}
-                lo, hi = bisect.bisect_left(anchor_starts, s), bisect.bisect_left(anchor_starts, e)
-                keys = {key for _, key in ordered[lo:hi]}
-                if not ids and not keys:
-                    continue
-                for i in self._presearch.candidates(ids, keys):
-                    rule = rules.get(i)
-                    if rule is not None and rule.can_fire(ids, keys):
-                        spans.setdefault(i, []).append((s, e))
+        plain = [
+            span
+            for line_start, line_end in split_lines(text)
+            for span in simple_sentences(text, line_start, line_end)
+        ]
+        widest = max(_reach(r) for r in rules.values())
+
+        def can_fire(s: int, e: int, size: int) -> set[int]:
+            lo, hi = bisect.bisect_left(hit_starts, s), bisect.bisect_left(hit_starts, e)
+            ids = {i for h in hits[lo:hi] for i in h.entity_ids}
+            lo, hi = bisect.bisect_left(anchor_starts, s), bisect.bisect_left(anchor_starts, e)
+            keys = {key for _, key in ordered[lo:hi]}
+            if not ids and not keys:
+                return set()
+            return {
+                i
+                for i in self._presearch.candidates(ids, keys)
+                if i in rules and size <= _reach(rules[i]) and rules[i].can_fire(ids, keys)
+            }
+
+        alone = [can_fire(s, e, 1) for s, e in plain]  # per sentence, the rules it may satisfy alone
+        for k, (s, e) in enumerate(plain):
+            for i in alone[k]:
+                spans.setdefault(i, []).append((s, e))
+            for size in range(2, min(widest, len(plain) - k) + 1):
+                # a window only for rules no sentence of it may satisfy alone: such a sentence is
+                # judged on its own (negation, parse), and a window must not overrule it
+                inside = set().union(*alone[k : k + size])
+                for i in can_fire(s, plain[k + size - 1][1], size) - inside:
+                    spans.setdefault(i, []).append((s, plain[k + size - 1][1]))
         return spans
+
+    @staticmethod
+    def _alone(
+        rule: CompiledRule, mentions: Sequence[EntityMention], language: str
+    ) -> Callable[[Sentence], bool]:
+        """Return whether one sentence by itself names the rule's entities and holds its words."""
+
+        def alone(sentence: Sentence) -> bool:
+            ids = {m.entity_id for m in mentions if m.entity_id and sentence.start <= m.start < sentence.end}
+            return rule.holds_alone(sentence, ids, language)
+
+        return alone
 
     @staticmethod
     def _sentence_languages(text: str, language: str) -> Callable[[Sentence], str | None]:
@@ -280,12 +343,20 @@ class MatchEngine:
 
         return detect
 
-    def _parser(self, text: str, language: str) -> Callable[[Sentence], Parse | None]:
-        """Return a function that parses a sentence once, however many rules ask."""
+    def _parser(
+        self, text: str, language: str, single: frozenset[tuple[int, int]]
+    ) -> Callable[[Sentence], Parse | None]:
+        """Return a function that parses a sentence once, however many rules ask.
+
+        A window of several sentences (``scope: sentences``) gets no parse: a dependency tree does not
+        cross a sentence, so there the names and the keyword only need to co-occur.
+        """
         parsed: dict[tuple[int, int], Parse | None] = {}
 
         def parse(sentence: Sentence) -> Parse | None:
             key = (sentence.start, sentence.end)
+            if key not in single:
+                return None
             if key not in parsed:
                 parsed[key] = self.pipelines.parse(text, sentence.start, sentence.end, language)
             return parsed[key]

@@ -185,6 +185,19 @@ class CompiledRule:
         """
         return language if language in self._languages else ANY
 
+    def holds_alone(self, sentence: Sentence, entity_ids: set[str], language: str) -> bool:
+        """Return whether ``sentence`` names the rule's entities and holds a word of each keyword condition.
+
+        Such a sentence is judged by itself: joining it to a neighbour (``scope: sentences``) must not
+        overrule what its negation or parse decided.
+        """
+        for c in self._conditions[self.reading(language)]:
+            if c.spec.entities is not None and c.spec.positive and not c.spec.entities.holds(entity_ids):
+                return False
+            if c.spec.keywords is not None and not c.terms.find(sentence.tokens):
+                return False
+        return True
+
     def needs_parse(self) -> bool:
         """Return whether some condition asks for the dependency parse (``related_to``)."""
         return any(c.related_to is not None for c in self.rule.conditions)
@@ -206,13 +219,17 @@ class CompiledRule:
         """
         starts = [m.start for m in mentions]
         satisfied: list[list[Evidence]] = []
+        done: list[tuple[int, int]] = []
         for sentence in sentences:
+            if any(sentence.start <= s and e <= sentence.end for s, e in done):
+                continue  # a window around a sentence that already satisfies the rule adds nothing
             lo, hi = bisect.bisect_left(starts, sentence.start), bisect.bisect_left(starts, sentence.end)
             evidence = self._sentence_evidence(
                 text, sentence, mentions[lo:hi], language, parse, sentence_language
             )
             if evidence is not None:
                 satisfied.append(evidence)
+                done.append((sentence.start, sentence.end))
         score = float(len(satisfied))
         if not satisfied or score < self.rule.threshold:
             return None

@@ -198,7 +198,12 @@ class Rule(_Strict):
     tags: list[Label] = Field(default_factory=list, description="free labels the alerter may route on")
     languages: list[Language] = Field(min_length=1)
     filters: Filters = Field(default_factory=Filters)
-    scope: Literal["sentence"] = Field("sentence", description="where all conditions must hold together")
+    scope: Literal["sentence", "sentences"] = Field(
+        "sentence", description="where all conditions must hold together: one sentence, or a few in a row"
+    )
+    sentences: int = Field(
+        2, ge=2, le=5, description="with scope: sentences, how many consecutive sentences (title included)"
+    )
     within: int | None = Field(
         None, ge=1, le=200, description="all positive conditions inside a window of this many tokens"
     )

@@ -35,6 +35,12 @@ _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"}
 _STRIP_MARKS_BELOW = 0x0530
 
 
+# Arabic is searched the way its readers search it: without short vowels and tatweel, with the alef
+# variants, alef maqsura and ta marbuta written one way each ("عرضًا عسكريًا" = "عرضا عسكريا",
+# Egyptian "العسكرى" = "العسكري").
+_ARABIC = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": ""}
+_ARABIC_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -61,6 +67,10 @@ def _fold_char(c: str) -> str:
         return "'"
     if c in _LIGATURES:
         return _LIGATURES[c]
+    if c in _ARABIC:
+        return _ARABIC[c]
+    if _ARABIC_MARKS.match(c):
+        return ""
     if _HAN.match(c):
         return _simplified(unicodedata.normalize("NFKC", c))
     decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", c))
