@@ -4,14 +4,16 @@
 ("met" → "meet", "traf" → "treffen", "reçu" → "recevoir"). They give lemmas where no model runs, and,
 read backwards, the forms of a keyword whose first letters differ from it, so the presearch (which
 looks for a keyword's first four letters) does not miss "held" when a rule says "hold talks".
-Tables are loaded once per process, only for the languages the rules use.
+Tables are loaded once per process, only for the languages the rules use. Where spaCy ships no table
+(Ukrainian, Arabic, ...), simplemma's dictionaries give the lemmas ("зустрівся" → "зустрітися").
 """
 
 from __future__ import annotations
 
 import importlib.util
 import unicodedata
-from functools import cache
+from collections.abc import Iterator, Mapping
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,49 @@ __all__ = ["inflections", "lookup"]
 _ANCHOR_CHARS = 4
 
 
+class _Simplemma(Mapping[str, str]):
+    """simplemma's lemmatiser seen as a form → lemma table (``get`` is all the tokenizer asks)."""
+
+    def __init__(self, language: str) -> None:
+        import simplemma
+
+        self._language = language
+        self._lemmatize = lru_cache(maxsize=65536)(simplemma.lemmatize)
+
+    def __getitem__(self, form: str) -> str:
+        lemma = self._lemmatize(form, lang=self._language)
+        if not isinstance(lemma, str):
+            raise KeyError(form)
+        return lemma
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())  # a lemmatiser, not a list: nothing to enumerate
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return True  # a lemmatiser is there even though it lists nothing
+
+
+def _simplemma(language: str) -> Mapping[str, str] | None:
+    """Return simplemma's lemmatiser for ``language``, or None where it has no dictionary."""
+    if importlib.util.find_spec("simplemma") is None:
+        return None
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    return _Simplemma(language) if language in SUPPORTED_LANGUAGES else None
+
+
 @cache
-def lookup(language: str) -> dict[str, str] | None:
-    """Return the form → lemma table of ``language``, or None when none is installed."""
+def lookup(language: str) -> Mapping[str, str] | None:
+    """Return the form → lemma table of ``language``: spaCy's, else simplemma's, else None."""
+    table = _spacy_table(language)
+    return table if table is not None else _simplemma(language)
+
+
+def _spacy_table(language: str) -> dict[str, str] | None:
+    """Return spaCy's form → lemma table of ``language``, or None when none is installed."""
     if importlib.util.find_spec("spacy_lookups_data") is None:
         return None
     import spacy_lookups_data  # type: ignore[import-untyped]
@@ -48,7 +90,7 @@ def _quick_fold(word: str) -> str:
 @cache
 def _irregular(language: str) -> dict[str, frozenset[str]]:
     """Return, per folded lemma, its folded forms that do not start with the lemma's first letters."""
-    table = lookup(language)
+    table = _spacy_table(language)  # read backwards: only a real table lists the irregular forms
     if not table:
         return {}
     forms: dict[str, set[str]] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from monitor.matching.engine import MatchEngine
 from monitor.matching.text import fold
 from tests.unit.matching.conftest import MakeArticle
+from tests.unit.matching.test_conditions import BASE, _engine, _fires
 
 
 def test_traditional_and_simplified_chinese_fold_alike() -> None:
@@ -59,3 +61,18 @@ def test_an_english_caption_in_a_french_article_is_read_with_english_words(
 
 def test_the_french_riposte_is_not_an_english_parade(engine: MatchEngine, article: MakeArticle) -> None:
     assert engine.match(article("L'armée cherche encore la parade contre les drones.")) == []
+
+
+def test_languages_without_a_spacy_table_get_lemmas_from_simplemma(
+    tmp_path: Path, article: MakeArticle
+) -> None:
+    from monitor.matching.lemmas import lookup
+
+    table = lookup("uk")
+    assert table is not None
+    assert table.get("зустрівся") == "зустрітися"
+    rule = BASE.replace("languages: [fr, en]", "languages: [fr, en, uk]").replace(
+        '      en: ["meet*", met]\n', '      en: ["meet*", met]\n      uk: [зустрітися]\n'
+    )
+    engine = _engine(tmp_path, rule)
+    assert _fires(engine, article, "Ada Verin зустрівся з Boris Kalm у Києві.", language="uk")
