@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.matching.evaluate import CompiledRule, RuleResult
+from monitor.matching.evaluate import ANY, CompiledRule, RuleResult
 from monitor.matching.explain import Explanation, explain_rule
 from monitor.matching.gazetteer import AliasHit, Gazetteer
 from monitor.matching.lemmas import inflections
@@ -90,6 +90,19 @@ def _merge(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]
         else:
             merged.append((s, e))
     return merged
+
+
+class _AnchorIndex:
+    """Anchors found in a text, by position, to ask which stand in a span."""
+
+    def __init__(self, found: Sequence[tuple[int, str]]) -> None:
+        self._ordered = sorted(found)
+        self._starts = [pos for pos, _ in self._ordered]
+
+    def within(self, start: int, end: int) -> set[str]:
+        """Return the anchors that start in ``[start, end)``."""
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        return {key for _, key in self._ordered[lo:hi]}
 
 
 def _reach(rule: CompiledRule) -> int:
@@ -196,7 +209,17 @@ class MatchEngine:
         language = self.language_of(article, text)
         folded, offsets = fold_with_offsets(text)
         hits = self.gazetteer.scan(text, (folded, offsets))
-        found = [(offsets[first], key) for first, key in self._presearch.anchors(folded)]
+        # Every rule reads the article's language with that language's words: its anchors suffice,
+        # and every language's (for a caption in another language) are looked for only if needed.
+        own = self._presearch.covers(language)
+        found = [(offsets[f], key) for f, key in self._presearch.anchors(folded, language if own else ANY)]
+        every: list[_AnchorIndex] = [] if own else [_AnchorIndex(found)]
+
+        def any_index() -> _AnchorIndex:
+            if not every:
+                every.append(_AnchorIndex([(offsets[f], key) for f, key in self._presearch.anchors(folded)]))
+            return every[0]
+
         candidate_ids = {e for h in hits for e in h.entity_ids}
         anchors = {key for _, key in found}
         now = self._clock()
@@ -204,9 +227,19 @@ class MatchEngine:
         rules = {
             i: self._compiled[i]
             for i in self._presearch.candidates(candidate_ids, anchors)
-            if self._compiled[i].can_fire(candidate_ids, anchors) and self._compiled[i].accepts(article, now)
+            if self._compiled[i].can_fire(candidate_ids, anchors, self._compiled[i].reading(language))
+            and self._compiled[i].accepts(article, now)
         }
-        spans = self._spans(text, language, rules, hits, found) if rules else {}
+        if own:  # a caption in another language: the rules whose entities the article names
+            rules.update(
+                (i, self._compiled[i])
+                for i in self._presearch.candidates(candidate_ids, ())
+                if i not in rules
+                and self._compiled[i].names_entities
+                and self._compiled[i].can_fire(candidate_ids, any_index().within(0, len(text)))
+                and self._compiled[i].accepts(article, now)
+            )
+        spans = self._spans(text, language, rules, hits, _AnchorIndex(found), any_index) if rules else {}
         segments = _merge([span for per_rule in spans.values() for span in per_rule], text)
         if not segments:
             return Analysis(self.gazetteer.resolve(text, hits, on=day), [], language, nlp_ran=False)
@@ -270,17 +303,19 @@ class MatchEngine:
         language: str,
         rules: Mapping[int, CompiledRule],
         hits: Sequence[AliasHit],
-        found: Sequence[tuple[int, str]],
+        found: _AnchorIndex,
+        any_index: Callable[[], _AnchorIndex],
     ) -> dict[int, list[tuple[int, int]]]:
         """Return, per candidate rule, the sentences (plain split) where it can fire on their own.
 
         A sentence can satisfy a rule only if it holds a candidate of each of the rule's entity
-        conditions and an anchor of each keyword condition. The rules to try on a sentence come from
+        conditions and an anchor of each keyword condition, in the words the rule reads the article's
+        language with (``found``). A sentence that names a rule's entities with another language's
+        words (``any_index``, built on first use) is tried too when it is detected as written in that
+        language (an English caption in a French article). The rules to try on a sentence come from
         the presearch index too, so the cost follows the rules a sentence can concern, not their number.
         """
         hit_starts = [h.start for h in hits]
-        ordered = sorted(found)
-        anchor_starts = [pos for pos, _ in ordered]
         spans: dict[int, list[tuple[int, int]]] = {}
         plain = [
             span
@@ -288,29 +323,43 @@ class MatchEngine:
             for span in simple_sentences(text, line_start, line_end)
         ]
         widest = max(_reach(r) for r in rules.values())
-
-        def can_fire(s: int, e: int, size: int) -> set[int]:
+        ids_of = []
+        keys_of = []
+        for s, e in plain:
             lo, hi = bisect.bisect_left(hit_starts, s), bisect.bisect_left(hit_starts, e)
-            ids = {i for h in hits[lo:hi] for i in h.entity_ids}
-            lo, hi = bisect.bisect_left(anchor_starts, s), bisect.bisect_left(anchor_starts, e)
-            keys = {key for _, key in ordered[lo:hi]}
+            ids_of.append({i for h in hits[lo:hi] for i in h.entity_ids})
+            keys_of.append(found.within(s, e))
+
+        def can_fire(k: int, size: int) -> set[int]:
+            ids = set().union(*ids_of[k : k + size])
+            keys = set().union(*keys_of[k : k + size])
             if not ids and not keys:
                 return set()
-            return {
-                i
-                for i in self._presearch.candidates(ids, keys)
-                if i in rules and size <= _reach(rules[i]) and rules[i].can_fire(ids, keys)
-            }
+            s, e = plain[k][0], plain[k + size - 1][1]
+            fire = set()
+            for i in self._presearch.candidates(ids, keys):
+                rule = rules.get(i)
+                if rule is None or size > _reach(rule):
+                    continue
+                if rule.can_fire(ids, keys, rule.reading(language)) or (
+                    size == 1
+                    and rule.names_entities
+                    and rule.reading(language) == language
+                    and rule.can_fire(ids, any_index().within(s, e))
+                    and rule.reading(detect_text_language(text[s:e]) or language) != language
+                ):
+                    fire.add(i)
+            return fire
 
-        alone = [can_fire(s, e, 1) for s, e in plain]  # per sentence, the rules it may satisfy alone
-        for k, (s, e) in enumerate(plain):
+        alone = [can_fire(k, 1) for k in range(len(plain))]  # the rules a sentence may satisfy alone
+        for k, (s, _) in enumerate(plain):
             for i in alone[k]:
-                spans.setdefault(i, []).append((s, e))
+                spans.setdefault(i, []).append(plain[k])
             for size in range(2, min(widest, len(plain) - k) + 1):
                 # a window only for rules no sentence of it may satisfy alone: such a sentence is
                 # judged on its own (negation, parse), and a window must not overrule it
                 inside = set().union(*alone[k : k + size])
-                for i in can_fire(s, plain[k + size - 1][1], size) - inside:
+                for i in can_fire(k, size) - inside:
                     spans.setdefault(i, []).append((s, plain[k + size - 1][1]))
         return spans
 

@@ -144,9 +144,9 @@ class CompiledRule:
         max_age = self.rule.filters.max_age
         return max_age is None or now - (article.published or article.fetched_at) <= max_age
 
-    def anchors(self) -> set[str]:
-        """Return the presearch keys of the positive keyword conditions, all languages together."""
-        return {a for c in self._conditions[ANY] for a in c.anchors}
+    def anchors(self, reading: str = ANY) -> set[str]:
+        """Return the presearch keys of the positive keyword conditions of ``reading`` (default: all)."""
+        return {a for c in self._conditions[reading] for a in c.anchors}
 
     def triggers(self) -> frozenset[str]:
         """Return presearch keys one of which every article the rule can fire on contains.
@@ -164,13 +164,18 @@ class CompiledRule:
         keyword = [c.anchors for c in conditions if c.spec.keywords is not None]
         return min(keyword, key=len) if keyword else frozenset()
 
-    def can_fire(self, entity_ids: set[str], anchors: set[str]) -> bool:
-        """Return whether a text might satisfy the rule, judging by the presearch alone.
+    @property
+    def names_entities(self) -> bool:
+        """Return whether a positive condition asks for watched entities (a selective rule)."""
+        return any(c.entities is not None and c.positive for c in self.rule.conditions)
+
+    def can_fire(self, entity_ids: set[str], anchors: set[str], reading: str = ANY) -> bool:
+        """Return whether a text might satisfy the rule read with ``reading``'s words, by the presearch alone.
 
         ``entity_ids`` are candidates (short aliases not yet confirmed) and ``anchors`` the keyword
         anchors present, so a ``False`` here is final and a ``True`` needs the full evaluation.
         """
-        for c in self._conditions[ANY]:
+        for c in self._conditions[reading]:
             if c.spec.entities is not None and c.spec.positive and not c.spec.entities.holds(entity_ids):
                 return False
             if c.spec.keywords is not None and not c.anchors & anchors:
@@ -251,11 +256,18 @@ class CompiledRule:
         A sentence is read with the article language's words first; where that fails and the sentence
         is detected as another language (an English caption in a French article), with that one's.
         """
-        checked = self._check(text, sentence, mentions, language, parse, self.reading(language))
+        reading = self.reading(language)
+        checked = self._check(text, sentence, mentions, language, parse, reading)
         if isinstance(checked, list):
             return checked
-        own = sentence_language(sentence) if sentence_language is not None else None
-        if own is None or self.reading(own) == self.reading(language):
+        if sentence_language is None or reading == ANY:
+            return None
+        # detecting a sentence's language costs more than reading it: only where some language's
+        # words would do
+        if not isinstance(self._check(text, sentence, mentions, language, None, ANY), list):
+            return None
+        own = sentence_language(sentence)
+        if own is None or self.reading(own) == reading:
             return None
         checked = self._check(text, sentence, mentions, language, parse, self.reading(own))
         return checked if isinstance(checked, list) else None

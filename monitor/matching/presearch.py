@@ -13,36 +13,46 @@ from collections.abc import Iterable, Sequence
 
 import ahocorasick
 
-from monitor.matching.evaluate import CompiledRule, entity_key
+from monitor.matching.evaluate import ANY, CompiledRule, entity_key
 from monitor.matching.text import is_boundary_free
 
 __all__ = ["Presearch"]
 
 
 class Presearch:
-    """One automaton over all keyword anchors, and the rules filed by trigger key."""
+    """An automaton per language over its keyword anchors, one over all, and the rules by trigger key."""
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
-        anchors: set[str] = set()
+        anchors: dict[str, set[str]] = {ANY: set()}
+        listed = [set(rule.rule.languages) for rule in rules]
+        self._covered: frozenset[str] = frozenset(set.intersection(*listed)) if listed else frozenset()
         self._by_key: dict[str, list[int]] = {}
         for n, rule in enumerate(rules):
-            anchors.update(rule.anchors())
+            anchors[ANY].update(rule.anchors())
+            for language in rule.rule.languages:
+                anchors.setdefault(language, set()).update(rule.anchors(language))
             for key in rule.triggers():
                 self._by_key.setdefault(key, []).append(n)
-        self._automaton: ahocorasick.Automaton | None = None
-        if anchors:
-            self._automaton = ahocorasick.Automaton()
-            for key in anchors:
-                self._automaton.add_word(key, (key, not is_boundary_free(key[0])))
-            self._automaton.make_automaton()
+        self._automata: dict[str, ahocorasick.Automaton] = {}
+        for language, keys in anchors.items():
+            if not keys:
+                continue
+            automaton = ahocorasick.Automaton()
+            for key in keys:
+                automaton.add_word(key, (key, not is_boundary_free(key[0])))
+            automaton.make_automaton()
+            self._automata[language] = automaton
 
-    def anchors(self, folded: str) -> list[tuple[int, str]]:
-        """Return each anchor found in the folded text, with its folded start offset.
+    def covers(self, language: str) -> bool:
+        """Return whether every rule lists words for ``language`` (its anchors are then all it needs)."""
+        return language in self._covered
 
-        Anchors of every language are looked for: rules try all their languages' words on an article.
+    def anchors(self, folded: str, language: str = ANY) -> list[tuple[int, str]]:
+        """Return each anchor of ``language`` (default: of all languages) in the folded text, with offsets.
+
         Anchors match at a word start, except in scripts written without spaces.
         """
-        automaton = self._automaton
+        automaton = self._automata.get(language)
         if automaton is None:
             return []
         found: list[tuple[int, str]] = []
