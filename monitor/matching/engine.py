@@ -24,6 +24,7 @@ from monitor.matching.presearch import Presearch
 from monitor.matching.rules import Rule, RuleSet, load_rule_set
 from monitor.matching.syntax import Parse
 from monitor.matching.text import Sentence, fold_with_offsets, simple_sentences, split_lines
+from monitor.matching.windows import AnchorIndex, merge_segments, reach, windows
 from monitor.models import Article, EntityMention, Match, utcnow
 from monitor.normalise.language import detect_text_language
 
@@ -74,63 +75,6 @@ def _shown(ner: Sequence[EntityMention], mentions: Sequence[EntityMention]) -> l
         and n.text[:1].isupper()
         and not any(n.start < m.end and m.start < n.end for m in mentions)
     ]
-
-
-def _merge(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]:
-    """Return ``spans`` sorted and joined where they touch within a line: the stretches to annotate.
-
-    Adjacent sentences go to spaCy together (NER sees some context); a line break is never crossed.
-    """
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(set(spans)):
-        if (merged and s <= merged[-1][1] + 2 and "\n" not in text[merged[-1][1] : s]) or (
-            merged and s < merged[-1][1]
-        ):
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        else:
-            merged.append((s, e))
-    return merged
-
-
-class _AnchorIndex:
-    """Anchors found in a text, by position, to ask which stand in a span."""
-
-    def __init__(self, found: Sequence[tuple[int, str]]) -> None:
-        self._ordered = sorted(found)
-        self._starts = [pos for pos, _ in self._ordered]
-
-    def within(self, start: int, end: int) -> set[str]:
-        """Return the anchors that start in ``[start, end)``."""
-        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
-        return {key for _, key in self._ordered[lo:hi]}
-
-
-def _reach(rule: CompiledRule) -> int:
-    """Return how many consecutive sentences the rule's conditions may spread over."""
-    return rule.rule.sentences if rule.rule.scope == "sentences" else 1
-
-
-def _windows(
-    sentences: Sequence[Sentence], picked: Sequence[int], size: int, alone: Callable[[Sentence], bool]
-) -> list[Sentence]:
-    """Return the picked sentences, and with ``size`` > 1 every run of up to ``size`` consecutive ones.
-
-    A run is read as one sentence (its tokens joined), so a rule whose leaders stand in the title and
-    whose word of meeting opens the lede fires on the two together. A run is formed only of sentences
-    none of which could satisfy the rule ``alone``: such a sentence is judged by itself.
-    """
-    chosen = [sentences[k] for k in picked]
-    if size == 1:
-        return chosen
-    present = {k for k in picked if not alone(sentences[k])}
-    for k in sorted(present):
-        for extra in range(1, size):
-            if k + extra not in present:
-                break
-            last = sentences[k + extra]
-            tokens = tuple(t for s in sentences[k : k + extra + 1] for t in s.tokens)
-            chosen.append(Sentence(sentences[k].start, last.end, tokens))
-    return chosen
 
 
 class MatchEngine:
@@ -213,11 +157,11 @@ class MatchEngine:
         # and every language's (for a caption in another language) are looked for only if needed.
         own = self._presearch.covers(language)
         found = [(offsets[f], key) for f, key in self._presearch.anchors(folded, language if own else ANY)]
-        every: list[_AnchorIndex] = [] if own else [_AnchorIndex(found)]
+        every: list[AnchorIndex] = [] if own else [AnchorIndex(found)]
 
-        def any_index() -> _AnchorIndex:
+        def any_index() -> AnchorIndex:
             if not every:
-                every.append(_AnchorIndex([(offsets[f], key) for f, key in self._presearch.anchors(folded)]))
+                every.append(AnchorIndex([(offsets[f], key) for f, key in self._presearch.anchors(folded)]))
             return every[0]
 
         candidate_ids = {e for h in hits for e in h.entity_ids}
@@ -239,8 +183,8 @@ class MatchEngine:
                 and self._compiled[i].can_fire(candidate_ids, any_index().within(0, len(text)))
                 and self._compiled[i].accepts(article, now)
             )
-        spans = self._spans(text, language, rules, hits, _AnchorIndex(found), any_index) if rules else {}
-        segments = _merge([span for per_rule in spans.values() for span in per_rule], text)
+        spans = self._spans(text, language, rules, hits, AnchorIndex(found), any_index) if rules else {}
+        segments = merge_segments([span for per_rule in spans.values() for span in per_rule], text)
         if not segments:
             return Analysis(self.gazetteer.resolve(text, hits, on=day), [], language, nlp_ran=False)
 
@@ -261,10 +205,10 @@ class MatchEngine:
                 for k in range(max(0, bisect.bisect_right(starts, s) - 1), bisect.bisect_left(starts, e))
                 if annotation.sentences[k].end > s
             }
-            sentences = _windows(
+            sentences = windows(
                 annotation.sentences,
                 sorted(picked),
-                _reach(rules[i]),
+                reach(rules[i]),
                 self._alone(rules[i], mentions, language),
             )
             results.append(rules[i].evaluate(text, sentences, mentions, language, parse, sentence_language))
@@ -303,8 +247,8 @@ class MatchEngine:
         language: str,
         rules: Mapping[int, CompiledRule],
         hits: Sequence[AliasHit],
-        found: _AnchorIndex,
-        any_index: Callable[[], _AnchorIndex],
+        found: AnchorIndex,
+        any_index: Callable[[], AnchorIndex],
     ) -> dict[int, list[tuple[int, int]]]:
         """Return, per candidate rule, the sentences (plain split) where it can fire on their own.
 
@@ -322,7 +266,7 @@ class MatchEngine:
             for line_start, line_end in split_lines(text)
             for span in simple_sentences(text, line_start, line_end)
         ]
-        widest = max(_reach(r) for r in rules.values())
+        widest = max(reach(r) for r in rules.values())
         ids_of = []
         keys_of = []
         for s, e in plain:
@@ -339,7 +283,7 @@ class MatchEngine:
             fire = set()
             for i in self._presearch.candidates(ids, keys):
                 rule = rules.get(i)
-                if rule is None or size > _reach(rule):
+                if rule is None or size > reach(rule):
                     continue
                 if rule.can_fire(ids, keys, rule.reading(language)) or (
                     size == 1

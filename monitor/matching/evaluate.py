@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.matching.rules import Condition, Rule, Terms
+from monitor.matching.negation import Negation, is_negated, within
+from monitor.matching.relations import CompiledCondition, narrow_to_window, tie_to_keywords
+from monitor.matching.rules import Rule, Terms
 from monitor.matching.syntax import Parse
 from monitor.matching.terms import Term, TermHit, TermIndex, anchor
 from monitor.matching.text import Sentence, Token
@@ -59,32 +61,6 @@ def _index(terms: Terms | None, language: str) -> TermIndex:
     return TermIndex(Term.parse(t) for t in sources)
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    spec: Condition
-    terms: TermIndex
-    skip: TermIndex
-    anchors: frozenset[str]
-
-
-@dataclass(frozen=True)
-class _Negation:
-    before: TermIndex
-    particles: TermIndex
-    sentence: TermIndex
-
-
-def _within(tokens: Sequence[Token], cue_end: int, target: int, window: int) -> bool:
-    """Return whether a cue ending at ``cue_end`` stands at most ``window`` words before ``target``.
-
-    Punctuation in between ends the clause, so "Xi, qui ne cache pas sa joie, a rencontré Kim" is not
-    a negated meeting.
-    """
-    if not 0 <= target - cue_end <= window:
-        return False
-    return all(t.is_word for t in tokens[cue_end:target])
-
-
 class CompiledRule:
     """A rule with its terms compiled for each of its languages."""
 
@@ -97,8 +73,8 @@ class CompiledRule:
         self._languages = frozenset(rule.languages)
         # Per language its own words; under ANY every language's words together, for a sentence in a
         # language the rule does not list (a detection can err, the article can be in another one).
-        self._conditions: dict[str, list[_Compiled]] = {}
-        self._negation: dict[str, _Negation] = {}
+        self._conditions: dict[str, list[CompiledCondition]] = {}
+        self._negation: dict[str, Negation] = {}
         for language in (*rule.languages, ANY):
             compiled = []
             for c in rule.conditions:
@@ -115,10 +91,10 @@ class CompiledRule:
                             for f in inflect(own, Term.parse(w).words[0])
                         )
                         anchors |= {anchor(Term(f, (f,))) for f in forms}
-                compiled.append(_Compiled(c, terms, _index(c.skip_after, language), anchors))
+                compiled.append(CompiledCondition(c, terms, _index(c.skip_after, language), anchors))
             self._conditions[language] = compiled
             n = rule.negation
-            self._negation[language] = _Negation(
+            self._negation[language] = Negation(
                 _index(n.before, language), _index(n.particles, language), _index(n.sentence, language)
             )
         self._feeds = frozenset(rule.filters.feeds) if rule.filters.feeds is not None else None
@@ -341,9 +317,11 @@ class CompiledRule:
                 counted[c.spec.name] = kept
         if parse is not None and self.needs_parse():
             tree = parse(sentence)
-            if tree is not None and not self._tie(conditions, tree, tokens, keyword_hits, counted):
+            if tree is not None and not tie_to_keywords(conditions, tree, tokens, keyword_hits, counted):
                 return "not_related", "the parse does not tie the entities to the keyword"
-        if self.rule.within is not None and not self._narrow(conditions, tokens, keyword_hits, counted):
+        if self.rule.within is not None and not narrow_to_window(
+            self.rule.within, conditions, tokens, keyword_hits, counted
+        ):
             return "too_far", f"conditions not within {self.rule.within} tokens"
         shown = " ".join(text[sentence.start : sentence.end].split())
         evidence: list[Evidence] = []
@@ -370,72 +348,12 @@ class CompiledRule:
         tokens: Sequence[Token],
         language: str,
     ) -> bool:
-        """Return whether the word at token ``at`` is negated: an odd number of negations before it.
-
-        Each ``before`` cue in the window is one negation, so "n'a pas refusé de rencontrer" (pas,
-        refuser) is a meeting. ``particles`` ("ne", "jamais", "aucun") negate only when no ``before``
-        cue does: with one they are the same negation ("ne … pas", "sans jamais").
-        """
+        """Return whether the word at token ``at`` is negated, in ``language``'s negation window."""
         window = self.rule.negation.windows.get(language, self.rule.negation.window)
-        # one word is one negation, however many cues name it ("aucun" and "aucune" both find "aucune")
-        count = len({n.first for n in befores if n.end <= at and _within(tokens, n.end, at, window)})
-        if count == 0:
-            count = int(any(n.end <= at and _within(tokens, n.end, at, window) for n in particles))
-        return count % 2 == 1
-
-    def _tie(
-        self,
-        conditions: Sequence[_Compiled],
-        tree: Parse,
-        tokens: Sequence[Token],
-        keyword_hits: dict[str, list[TermHit]],
-        counted: dict[str, list[EntityMention]],
-    ) -> bool:
-        """Keep, for each ``related_to`` condition, the mentions the parse ties to its keywords."""
-        for c in conditions:
-            target = c.spec.related_to
-            if target is None or c.spec.entities is None:
-                continue
-            spans = [(tokens[h.first].start, tokens[h.end - 1].end) for h in keyword_hits[target]]
-            tied = [m for m in counted[c.spec.name] if any(tree.related((m.start, m.end), k) for k in spans)]
-            if not c.spec.entities.holds({m.entity_id for m in tied if m.entity_id}):
-                return False
-            counted[c.spec.name] = tied
-        return True
-
-    def _narrow(
-        self,
-        conditions: Sequence[_Compiled],
-        tokens: Sequence[Token],
-        keyword_hits: dict[str, list[TermHit]],
-        counted: dict[str, list[EntityMention]],
-    ) -> bool:
-        """Find a window of ``within`` tokens holding every positive condition; keep only its evidence."""
-        window = self.rule.within
-        assert window is not None
-        token_starts = [t.start for t in tokens]
-        position = {id(m): bisect.bisect_left(token_starts, m.start) for ms in counted.values() for m in ms}
-        starts = sorted({h.first for hs in keyword_hits.values() for h in hs} | set(position.values()))
-        for s in starts:
-            end = s + window
-            hits = {
-                name: [h for h in hs if s <= h.first and h.end <= end] for name, hs in keyword_hits.items()
-            }
-            inside = {name: [m for m in ms if s <= position[id(m)] < end] for name, ms in counted.items()}
-            if all(hits.values()) and all(
-                c.spec.entities.holds({m.entity_id for m in inside[c.spec.name] if m.entity_id})
-                for c in conditions
-                if c.spec.entities is not None and c.spec.positive
-            ):
-                keyword_hits.update(hits)
-                for c in conditions:
-                    if c.spec.entities is not None and c.spec.positive:
-                        counted[c.spec.name] = inside[c.spec.name]
-                return True
-        return False
+        return is_negated(at, befores, particles, tokens, window)
 
     def _participants(
-        self, c: _Compiled, tokens: Sequence[Token], mentions: Sequence[EntityMention], language: str
+        self, c: CompiledCondition, tokens: Sequence[Token], mentions: Sequence[EntityMention], language: str
     ) -> list[EntityMention]:
         """Return the mentions of the condition's entities, less those introduced by a skip_after cue."""
         assert c.spec.entities is not None
@@ -448,7 +366,7 @@ class CompiledRule:
             if m.entity_id not in ids:
                 continue
             at = bisect.bisect_left(token_starts, m.start)
-            if any(_within(tokens, cue.end, at, window) for cue in cues if cue.end <= at):
+            if any(within(tokens, cue.end, at, window) for cue in cues if cue.end <= at):
                 continue
             kept.append(m)
         return kept
