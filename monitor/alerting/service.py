@@ -61,6 +61,7 @@ class AlertPolicy:
         return cls(
             dedup=DedupPolicy(
                 window=timedelta(seconds=d.window_s),
+                lateness=timedelta(seconds=d.lateness_s),
                 near_duplicate=d.near_duplicate,
                 similar_text=d.similar_text,
                 related_text=d.related_text,
@@ -157,7 +158,8 @@ class Alerter:
         if self._index is None:
             index = EventIndex(self.policy.dedup)
             newest = self.outbox.newest_event_time()
-            since = newest - self.policy.dedup.window if newest else None
+            # Everything a late report could still join, not only the window behind the newest.
+            since = newest - self.policy.dedup.retention if newest else None
             for data, alert_id in self.outbox.reports(since):
                 index.add(Report.from_json(data), alert_id)
             self._index = index
@@ -179,6 +181,15 @@ class Alerter:
                 return None
             started = time.perf_counter()
             report = report_of(match)
+            if self.index.too_late(report):
+                log.warning(
+                    "alert_report_too_late",
+                    rule=match.rule,
+                    match_id=match.id,
+                    published=str(report.published),
+                    watermark=str(self.index.watermark),
+                    why="further behind the newest publication than dedup.lateness_s: may open a new alert",
+                )
             decision = self.index.decide(report)
             self._metrics.dedup_duration.observe(time.perf_counter() - started)
             event_time = report.published or self.index.watermark or report.seen_at
