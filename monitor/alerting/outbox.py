@@ -498,10 +498,13 @@ class Outbox:
         policy: GroupPolicy,
         now: datetime,
     ) -> None:
+        # A message that failed is still open: nothing was delivered (apprise said so), it is rendered
+        # when it is finally sent, so news joins it instead of queueing a second message that would go
+        # out right behind it when the receiver comes back.
         open_row = cur.execute(
             """
             SELECT m.id, EXISTS (SELECT 1 FROM message_alerts WHERE message_id = m.id AND alert_id = ?)
-            FROM messages m WHERE m.channel = ? AND m.group_key = ? AND m.state = 'pending' AND m.attempts = 0
+            FROM messages m WHERE m.channel = ? AND m.group_key = ? AND m.state = 'pending'
               AND m.kind IN ('new', 'followup') ORDER BY m.id DESC LIMIT 1
             """,
             (alert_id, channel, key),
@@ -558,8 +561,9 @@ class Outbox:
     def _merge(self, cur: sqlite3.Cursor, other: str, into: str, stamp: str) -> None:
         cur.execute("INSERT OR REPLACE INTO merged VALUES (?, ?, ?)", (other, into, stamp))
         cur.execute("UPDATE reports SET alert_id = ? WHERE alert_id = ?", (into, other))
-        # Its messages not tried yet would announce, under another title, what this alert now says.
-        unsent = "SELECT id FROM messages WHERE state = 'pending' AND attempts = 0"
+        # Its messages not delivered yet (never tried, or failed) would announce, under another title,
+        # what this alert now says.
+        unsent = "SELECT id FROM messages WHERE state = 'pending'"
         cur.execute(f"DELETE FROM message_alerts WHERE alert_id = ? AND message_id IN ({unsent})", (other,))  # noqa: S608
         cur.execute(
             f"""

@@ -120,6 +120,34 @@ def test_a_merged_alert_loses_its_unsent_messages(outbox: Outbox, make_match: Ma
     assert stored.state == "merged"
 
 
+def test_news_of_an_alert_whose_first_message_failed_joins_that_message(
+    outbox: Outbox, make_match: MakeMatch
+) -> None:
+    """The retry is rendered when sent, so it carries the news: no follow-up right behind it."""
+    alert = _alert(make_match)
+    outbox.record(alert, now=NOW, change="new", channels=["desk"], policy=POLICY)
+    (first,) = outbox.due(NOW + timedelta(minutes=1))
+    outbox.failed(first.id, NOW, "smtp down", NOW + timedelta(seconds=30))
+    outbox.record(alert, now=NOW + timedelta(seconds=10), change="update", channels=["desk"], policy=POLICY)
+    assert [d.id for d in outbox.due(NOW + timedelta(hours=1))] == [first.id]
+    outbox.sent(first.id, NOW + timedelta(seconds=40))
+    # News after the delivered message waits group_interval from the delivery.
+    outbox.record(alert, now=NOW + timedelta(seconds=50), change="update", channels=["desk"], policy=POLICY)
+    assert outbox.due(NOW + timedelta(seconds=40) + POLICY.group_interval - timedelta(seconds=1)) == []
+    (followup,) = outbox.due(NOW + timedelta(seconds=40) + POLICY.group_interval)
+    assert followup.kind == "followup"
+
+
+def test_a_merged_alert_loses_its_failed_first_message(outbox: Outbox, make_match: MakeMatch) -> None:
+    first, second = _alert(make_match, 1), _alert(make_match, 2)
+    for alert in (first, second):
+        outbox.record(alert, now=NOW, change="new", channels=["desk"], policy=POLICY)
+    for due in outbox.due(NOW + timedelta(minutes=1)):
+        outbox.failed(due.id, NOW, "smtp down", NOW + timedelta(seconds=30))
+    outbox.record(first, now=NOW, change="update", channels=["desk"], policy=POLICY, merged=[second.id])
+    assert [d.alert_ids for d in outbox.due(NOW + timedelta(minutes=1))] == [(first.id,)]
+
+
 def test_postpone_is_not_an_attempt(outbox: Outbox, make_match: MakeMatch) -> None:
     outbox.record(_alert(make_match), now=NOW, change="new", channels=["tg"], policy=GroupPolicy())
     (due,) = outbox.due(NOW)
