@@ -44,6 +44,10 @@ class TopicSettings(_Section):
     matches: str = "matches"
     alerts: str = "alerts"
     deadletter: str = "deadletter"
+    alert_state: str | None = Field(
+        None,
+        description="Compacted changelog of alerter state; None: '<group_prefix>-alert-state-changelog'.",
+    )
 
 
 class KafkaSettings(_Section):

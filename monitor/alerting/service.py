@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from monitor.alerting.build import absorb, alert_from_match, attach, escalate
+from monitor.alerting.changelog import AlertRecord, Changelog, ReportRecord, SentRecord
 from monitor.alerting.dedup import DedupPolicy, EventIndex
 from monitor.alerting.deliver import Channel, build_channels
 from monitor.alerting.exceptions import RateLimitedError
@@ -120,6 +121,7 @@ class Alerter:
         limiters: dict[str, RateLimiter] | None = None,
         clock: Callable[[], datetime] = utcnow,
         deadletter: Callable[[DeadMessage], None] | None = None,
+        changelog: Changelog | None = None,
     ) -> None:
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
@@ -138,6 +140,7 @@ class Alerter:
         self._limiters = limiters or {}
         self._clock = clock
         self._deadletter = deadletter
+        self._changelog = changelog
         self._metrics = metrics
         self._lock = threading.RLock()
         self._index: EventIndex | None = None
@@ -165,6 +168,16 @@ class Alerter:
             self._index = index
             self._metrics.dedup_events.set_function(lambda: len(index))
         return self._index
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Return the lock ``handle`` and ``tick`` run under (a restore takes it too)."""
+        return self._lock
+
+    def forget_index(self) -> None:
+        """Drop the dedup index; the next use rebuilds it from the outbox (after a restore wrote to it)."""
+        with self._lock:
+            self._index = None
 
     def handle(self, match: Match) -> Alert | None:
         """Fold ``match`` into its event's alert, store it, send what is due; None if already handled."""
@@ -214,6 +227,7 @@ class Alerter:
                     report=stored,
                 )
                 self.index.add(report, alert.id)
+                self._log_state(stored, alert)
                 self._metrics.alerts.labels(rule=alert.rule).inc()
                 log.info("alert_created", alert_id=alert.id, rule=alert.rule, title=alert.title)
             else:
@@ -236,6 +250,7 @@ class Alerter:
                     merged=decision.merge,
                 )
                 self.index.add(report, alert.id, decision.merge)
+                self._log_state(stored, alert, decision.merge)
                 self._metrics.alerts_attached.labels(rule=alert.rule).inc()
                 log.info(
                     "alert_attached",
@@ -356,6 +371,13 @@ class Alerter:
         if limiter is not None:
             limiter.record(now)
         self.outbox.sent(due.id, now)
+        if self._changelog is not None:
+            for alert in alerts:
+                followups = self.outbox.followups_count(alert.id, channel.name)
+                record = SentRecord(
+                    alert.id, alert.rule, channel.name, due.group_key, due.kind, now, followups
+                )
+                self._changelog.write(record, alert.rule)
         self._metrics.deliveries.labels(channel=channel.name, outcome="ok").inc()
         log.debug("alert_delivered", channel=channel.name, kind=due.kind, **context)
         for alert in alerts:
@@ -430,7 +452,24 @@ class Alerter:
             policy=self.policy.groups,
             changes=(note,),
         )
+        if self._changelog is not None:
+            self._changelog.write(AlertRecord(escalated), escalated.rule)
         self._metrics.escalations.labels(rule=escalated.rule).inc()
+
+    def _log_state(
+        self,
+        stored: tuple[str, str, str, datetime, str, dict[str, Any]],
+        alert: Alert,
+        merged: Sequence[str] = (),
+    ) -> None:
+        """Write the report and the alert's revision to the state changelog (another alerter's restore)."""
+        if self._changelog is None:
+            return
+        match_id, rule, article_id, event_time, reason, data = stored
+        self._changelog.write(
+            ReportRecord(match_id, alert.id, rule, article_id, event_time, reason, data), alert.rule
+        )
+        self._changelog.write(AlertRecord(alert, tuple(merged)), alert.rule)
 
     def _route(self, alert: Alert, match: Match) -> tuple[str, ...]:
         chosen, unknown = route(alert, self._routes, self._default, self._known, match.receivers)
@@ -481,6 +520,7 @@ def build_alerter(
     *,
     clock: Callable[[], datetime] = utcnow,
     deadletter: Callable[[DeadMessage], None] | None = None,
+    changelog: Changelog | None = None,
 ) -> Alerter:
     """Return the alerter ``settings`` describe: console if enabled, JSONL log always, every receiver.
 
@@ -502,4 +542,5 @@ def build_alerter(
         limiters=receivers.limiters,
         clock=clock,
         deadletter=deadletter,
+        changelog=changelog,
     )
