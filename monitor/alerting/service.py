@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TextIO
+from typing import TextIO
 
 from monitor.alerting.build import absorb, alert_from_match, attach, escalate
 from monitor.alerting.changelog import AlertRecord, Changelog, ReportRecord, SentRecord
@@ -23,8 +23,8 @@ from monitor.alerting.deliver import Channel, build_channels
 from monitor.alerting.exceptions import RateLimitedError
 from monitor.alerting.features import Report, report_of
 from monitor.alerting.grouping import GroupPolicy
-from monitor.alerting.notification import Kind, Notification
-from monitor.alerting.outbox import Due, Outbox
+from monitor.alerting.notification import Notification
+from monitor.alerting.outbox import Due, Outbox, StoredReport
 from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.render import Renderer
 from monitor.alerting.routing import Route, route
@@ -210,13 +210,8 @@ class Alerter:
             if current is None:
                 receivers = self._route(alert_from_match(match), match)
                 alert = alert_from_match(match, receivers)
-                stored = (
-                    match.id,
-                    match.rule,
-                    match.article.id,
-                    event_time,
-                    decision.reason,
-                    report.to_json(),
+                stored = StoredReport(
+                    match.id, match.rule, match.article.id, event_time, decision.reason, report.to_json()
                 )
                 self.outbox.record(
                     alert,
@@ -233,7 +228,9 @@ class Alerter:
             else:
                 alert = self._attach(current, match, decision.merge)
                 reason = decision.reason
-                stored = (match.id, match.rule, match.article.id, event_time, reason, report.to_json())
+                stored = StoredReport(
+                    match.id, match.rule, match.article.id, event_time, reason, report.to_json()
+                )
                 change, changes = "update", tuple[str, ...]()
                 if decision.new_entities and "entity" in self.policy.escalate_on:
                     note = f"new watched entity: {', '.join(sorted(decision.new_entities))}"
@@ -343,8 +340,7 @@ class Alerter:
             return 0
         if not self.outbox.claim(due.id, now, now + _LEASE):
             return 0
-        kind: Kind = due.kind if due.kind in ("new", "followup", "escalation", "repeat", "resend") else "new"  # type: ignore[assignment]
-        note = Notification(kind, tuple(alerts), receiver, due.changes, due.id)
+        note = Notification(due.kind, tuple(alerts), receiver, due.changes, due.id)
         started = time.perf_counter()
         context = {"alert_id": alerts[0].id, "rule": alerts[0].rule, "article_id": alerts[0].articles[0].id}
         context["match_id"] = alerts[0].match_ids[0] if alerts[0].match_ids else ""
@@ -458,16 +454,24 @@ class Alerter:
 
     def _log_state(
         self,
-        stored: tuple[str, str, str, datetime, str, dict[str, Any]],
+        stored: StoredReport,
         alert: Alert,
         merged: Sequence[str] = (),
     ) -> None:
         """Write the report and the alert's revision to the state changelog (another alerter's restore)."""
         if self._changelog is None:
             return
-        match_id, rule, article_id, event_time, reason, data = stored
         self._changelog.write(
-            ReportRecord(match_id, alert.id, rule, article_id, event_time, reason, data), alert.rule
+            ReportRecord(
+                stored.match_id,
+                alert.id,
+                stored.rule,
+                stored.article_id,
+                stored.event_time,
+                stored.reason,
+                stored.report,
+            ),
+            alert.rule,
         )
         self._changelog.write(AlertRecord(alert, tuple(merged)), alert.rule)
 

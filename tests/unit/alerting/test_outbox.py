@@ -11,7 +11,7 @@ import pytest
 
 from monitor.alerting.build import alert_from_match, attach
 from monitor.alerting.grouping import GroupPolicy
-from monitor.alerting.outbox import Outbox
+from monitor.alerting.outbox import Outbox, StoredReport
 from monitor.alerting.silences import new_silence
 from monitor.models import Alert, Match
 
@@ -29,8 +29,8 @@ def outbox(tmp_path: Path) -> Outbox:
     return Outbox(tmp_path / "deep" / "outbox.sqlite3")
 
 
-def _report(match: Match) -> tuple[str, str, str, datetime, str, dict[str, object]]:
-    return (match.id, match.rule, match.article.id, NOW, "new event", {"match_id": match.id})
+def _report(match: Match) -> StoredReport:
+    return StoredReport(match.id, match.rule, match.article.id, NOW, "new event", {"match_id": match.id})
 
 
 def test_a_new_alert_waits_group_wait_on_every_channel(outbox: Outbox, make_match: MakeMatch) -> None:
