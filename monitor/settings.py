@@ -44,6 +44,10 @@ class TopicSettings(_Section):
     matches: str = "matches"
     alerts: str = "alerts"
     deadletter: str = "deadletter"
+    alert_state: str | None = Field(
+        None,
+        description="Compacted changelog of alerter state; None: '<group_prefix>-alert-state-changelog'.",
+    )
 
 
 class KafkaSettings(_Section):
@@ -190,6 +194,11 @@ class DedupSettings(_Section):
     """When two matches of one watchlist report the same real-world event (monitor/alerting/dedup.py)."""
 
     window_s: float = Field(259_200.0, gt=0, description="Publication times further apart: other events.")
+    lateness_s: float = Field(
+        2_592_000.0,
+        ge=0,
+        description="How far behind the newest publication a report still folds (backfills).",
+    )
     near_duplicate: float = Field(0.5, gt=0, le=1, description="Body similarity of a re-publication.")
     similar_text: float = Field(0.85, gt=0, le=2, description="Headline + evidence similarity: same event.")
     related_text: float = Field(0.3, ge=0, le=2, description="Similarity enough for the same participants.")

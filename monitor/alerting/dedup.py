@@ -1,8 +1,13 @@
 """Event dedup: decide whether a Match reports an event already alerted for its watchlist. Pure, no clock.
 
-Time is the articles' own publication time: the window slides on the newest publication seen (the
-watermark), so replaying last year's news folds it exactly as it was folded live. An article without
-a publication date is compared on content alone and placed at the watermark.
+Time is the articles' own publication time, never the clock, so replaying last year's news folds it
+exactly as it was folded live. Two reports are compared on their own publication times (``window``);
+the index keeps an event while a report that may still arrive could join it: reports arrive out of
+order (late feeds, backfills, a restarted ingestor), so an event leaves only when its newest report is
+more than ``window + lateness`` behind the newest publication seen (the watermark). Every report up to
+``lateness`` behind the watermark therefore meets every event it belongs to, and the same reports fold
+into the same events whatever their arrival order. An article without a publication date is compared
+on content alone and placed at the watermark.
 
 A Match joins the event of its most similar earlier report (single link) when ``compare`` says they are
 the same; candidates come from three indexes so a decision stays cheap with 100,000 events in the
@@ -33,9 +38,17 @@ class DedupPolicy:
 
     Text similarity is the Jaccard index of headline content words plus that of evidence content
     words (0 to 2): either alone varies too much with an outlet's style, their sum much less.
+    ``lateness`` is how far behind the newest publication seen a report may arrive and still meet
+    every event it belongs to (a backfill, a late feed); it costs memory, not decisions.
     """
 
+    @property
+    def retention(self) -> timedelta:
+        """Return how long behind the newest publication an event is kept: ``window + lateness``."""
+        return self.window + self.lateness
+
     window: timedelta = timedelta(days=3)
+    lateness: timedelta = timedelta(days=30)
     near_duplicate: float = 0.5
     similar_text: float = 0.85
     related_text: float = 0.3
@@ -253,10 +266,22 @@ class EventIndex:
             found.update(self._by_participant.get((report.rule, participant), ()))
         return found
 
+    def too_late(self, report: Report) -> bool:
+        """Return whether ``report`` is further behind the watermark than the index promises to fold.
+
+        Such a report is still compared with what the index holds, but events it belongs to may
+        already have left: it may open an event of its own.
+        """
+        if report.published is None or self.watermark is None:
+            return False
+        return report.published < self.watermark - self.policy.lateness
+
     def _expire(self) -> None:
+        # Expiry never looks at arrival order: an event leaves once no report within ``lateness`` of
+        # the watermark could be published close enough to any of its reports to join it.
         if self.watermark is None:
             return
-        horizon = self.watermark - self._horizon
+        horizon = self.watermark - self._horizon - self.policy.lateness
         while self._expiry and self._expiry[0][0] < horizon:
             when, event_id = heapq.heappop(self._expiry)
             event = self._events.get(event_id)

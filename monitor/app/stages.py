@@ -11,12 +11,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
+from kafka import TopicPartition
+
 from monitor.alerting.service import build_alerter
 from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
 from monitor.bus.producer import ResilientProducer
 from monitor.bus.serde import encode
+from monitor.errors import BrokerError
 from monitor.ingest.feeds import load_feeds
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.reload import FeedsWatcher
@@ -154,8 +157,10 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
 
     A message given up after its last retry goes to the deadletter topic with the alerts it carried.
     """
+    from monitor.alerting.restore import restore_partitions
     from monitor.alerting.service import DeadMessage
     from monitor.alerting.stage import AlertStage
+    from monitor.alerting.statelog import KafkaChangelog
 
     producer = ResilientProducer(bus, metrics=metrics)
     topics = bus.settings.topics
@@ -173,15 +178,36 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
             error=f"{message.attempts} attempts: {message.detail}",
         )
 
-    alerter = build_alerter(settings.alert, metrics, console=console, deadletter=dead)
+    changelog = KafkaChangelog(producer, bus.alert_state_topic, bus.settings.partitions)
+    alerter = build_alerter(settings.alert, metrics, console=console, deadletter=dead, changelog=changelog)
     retried = alerter.retry_pending()
     if retried:
         _log.info("alert.retried_pending", messages=retried)
 
     def handle(match: Match) -> None:
-        alert = alerter.handle(match)
+        with changelog.batched():
+            alert = alerter.handle(match)
         if alert is not None:
             producer.send(topics.alerts, key=alert.rule.encode(), value=encode(alert))
+
+    def restore(assigned: set[TopicPartition]) -> None:
+        """Restore the state of the watchlists of ``assigned`` (another alerter may have owned them)."""
+        partitions = {tp.partition for tp in assigned if tp.topic == topics.matches}
+        try:
+            with alerter.lock:
+                restored = restore_partitions(bus.reader, bus.alert_state_topic, partitions, alerter.outbox)
+                alerter.forget_index()
+        except BrokerError as e:
+            _log.error("alert.state_restore_failed", partitions=sorted(partitions), error=str(e))
+            return
+        _log.info(
+            "alert.state_restored",
+            partitions=list(restored.partitions),
+            reports=restored.reports,
+            alerts=restored.alerts,
+            sent=restored.sent,
+            seconds=round(restored.seconds, 3),
+        )
 
     loop: ConsumerLoop[Match] = ConsumerLoop(
         consumer=bus.consumer(f"{bus.settings.group_prefix}-alert", topics.matches),
@@ -193,5 +219,6 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
         metrics=metrics,
         log_context=lambda match: {"match_id": match.id, "rule": match.rule, "article_id": match.article.id},
         commit_timeout_ms=bus.settings.commit_timeout_ms,
+        on_assigned=restore,
     )
     return AlertStage("alert", loop, producer, alerter, tick_s=settings.alert.tick_s)

@@ -45,7 +45,12 @@ class Bus:
     def topic_names(self) -> list[str]:
         """Return the names of every topic newsmon uses."""
         t = self.settings.topics
-        return [t.articles, t.matches, t.alerts, t.deadletter]
+        return [t.articles, t.matches, t.alerts, t.deadletter, self.alert_state_topic]
+
+    @property
+    def alert_state_topic(self) -> str:
+        """Return the alerters' compacted state changelog (named after the group, as Kafka Streams does)."""
+        return self.settings.topics.alert_state or f"{self.settings.group_prefix}-alert-state-changelog"
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -94,6 +99,15 @@ class Bus:
         except KafkaError as e:
             raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}") from e
 
+    def reader(self) -> KafkaConsumer:
+        """Return a consumer outside any group, for partitions assigned by hand (a changelog restore)."""
+        try:
+            return KafkaConsumer(
+                **self._common(), group_id=None, enable_auto_commit=False, allow_auto_create_topics=False
+            )
+        except KafkaError as e:
+            raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}") from e
+
     def admin(self, timeout_s: float = 5.0) -> KafkaAdminClient:
         """Return an admin client whose every call gives up within ``timeout_s``.
 
@@ -123,8 +137,17 @@ class Bus:
             missing = [n for n in self.topic_names if n not in existing]
             for name in missing:
                 try:
+                    # The changelog keeps the latest record of each key for ever: compaction, no retention.
+                    configs = {"cleanup.policy": "compact"} if name == self.alert_state_topic else {}
                     admin.create_topics(
-                        [NewTopic(name, self.settings.partitions, self.settings.replication_factor)]
+                        [
+                            NewTopic(
+                                name,
+                                self.settings.partitions,
+                                self.settings.replication_factor,
+                                topic_configs=configs,
+                            )
+                        ]
                     )
                     created.append(name)
                     _log.info("topic.created", topic=name, partitions=self.settings.partitions)

@@ -40,17 +40,23 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
     such as ``committed()`` must not be made.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_assigned: Callable[[set[TopicPartition]], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._pending: set[TopicPartition] = set()
+        self._on_assigned = on_assigned
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         """Nothing to do: a batch is committed before the next poll can rebalance."""
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        """Note ``assigned`` for the loop's next rewind."""
+        """Note ``assigned`` for the loop's next rewind; run the stage's hook before any record of them."""
+        partitions = set(assigned)
         with self._lock:
-            self._pending.update(assigned)
+            self._pending.update(partitions)
+        if self._on_assigned is not None and partitions:
+            # kafka-python calls this inside poll(), before it returns a record of these partitions:
+            # state restored here is complete before the first of them is handled.
+            self._on_assigned(partitions)
 
     def take(self) -> set[TopicPartition]:
         """Return and forget the partitions assigned since the last call."""
@@ -81,6 +87,9 @@ class ConsumerLoop(Generic[M]):
 
     ``log_context`` names the ids a message is about (e.g. ``article_id``): they are bound to every log
     line written while it is handled, by this loop and by the core it calls, so one grep finds its story.
+
+    ``on_assigned`` runs when a rebalance hands this member partitions, before any of their records is
+    handled: the alert stage restores their state there.
     """
 
     def __init__(
@@ -96,6 +105,7 @@ class ConsumerLoop(Generic[M]):
         on_batch: Callable[[int], None] | None = None,
         log_context: Callable[[M], Mapping[str, object]] | None = None,
         commit_timeout_ms: int = 5000,
+        on_assigned: Callable[[set[TopicPartition]], None] | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = ResilientProducer.wrap(producer)
@@ -115,7 +125,7 @@ class ConsumerLoop(Generic[M]):
             metrics.messages_deadlettered.labels(topic=topic, reason=reason)
         for operation in ("poll", "commit", "rewind", "rewind_check"):
             metrics.bus_errors.labels(operation=operation)
-        self._assignments = _Assignments()
+        self._assignments = _Assignments(on_assigned)
         subscribed = sorted(consumer.subscription() or ())
         if subscribed:  # a consumer given partitions by hand (assign) has no rebalances to follow
             consumer.subscribe(topics=subscribed, listener=self._assignments)

@@ -46,6 +46,7 @@ class _Pending:
     value: bytes
     future: Any = None  # kafka-python's FutureRecordMetadata; None: not handed to the client yet
     attempts: int = 0
+    partition: int | None = None  # None: the key's partition (Kafka's default partitioner)
 
 
 def _in_flight(p: _Pending) -> bool:
@@ -99,9 +100,11 @@ class ResilientProducer:
 
     # -- the consumer loop's side: send many, flush once ---------------------------------------------
 
-    def send(self, topic: str, *, key: bytes | None = None, value: bytes) -> None:
+    def send(
+        self, topic: str, *, key: bytes | None = None, value: bytes, partition: int | None = None
+    ) -> None:
         """Queue ``value`` for ``topic``; it is acknowledged, or re-sent, by the next :meth:`flush`."""
-        pending = _Pending(topic, key, value)
+        pending = _Pending(topic, key, value, partition=partition)
         if not self._degraded:
             self._hand_over(pending)
         self._pending.append(pending)
@@ -159,7 +162,15 @@ class ResilientProducer:
 
     # -- one message, acknowledged before returning -------------------------------------------------
 
-    def send_and_wait(self, topic: str, *, key: bytes | None = None, value: bytes, timeout_s: float) -> None:
+    def send_and_wait(
+        self,
+        topic: str,
+        *,
+        key: bytes | None = None,
+        value: bytes,
+        timeout_s: float,
+        partition: int | None = None,
+    ) -> None:
         """Send one message and return once the broker acknowledged it; retry until ``timeout_s``.
 
         Raises:
@@ -177,7 +188,7 @@ class ResilientProducer:
                 client = self._client or self._replace_client("no client", None)
                 if client is None:
                     raise KafkaTimeoutError("no producer client: the broker is unreachable")
-                future = client.send(topic, key=key, value=value)
+                future = client.send(topic, key=key, value=value, partition=partition)
                 # In short waits, so that a stop is noticed within one of them.
                 waited = time.monotonic()
                 while not future.is_done and time.monotonic() < deadline and not self._closing.is_set():
@@ -187,7 +198,7 @@ class ResilientProducer:
                         self._recover(None, client)  # stuck on a lost topic: create it again
                         waited = time.monotonic()
                 future.get(timeout=0.01)
-                lost = self._lost([_Pending(topic, key, value, future)])
+                lost = self._lost([_Pending(topic, key, value, future, partition=partition)])
                 if lost == []:
                     return
                 why = "could not be confirmed to exist" if lost is None else "was missing or re-created"
@@ -248,7 +259,9 @@ class ResilientProducer:
             pending.future = None
             return
         try:
-            pending.future = client.send(pending.topic, key=pending.key, value=pending.value)
+            pending.future = client.send(
+                pending.topic, key=pending.key, value=pending.value, partition=pending.partition
+            )
         except KafkaError as e:
             # Typically the topic's metadata did not come within max_block_ms: the broker is away or
             # lost the topic. The next messages would each wait as long: keep them for the flush.

@@ -10,6 +10,7 @@ import itertools
 import random
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,54 @@ def test_labels_dedup_facts_hold_in_every_arrival_order(
                 assert events[(rule, a)] != events[(rule, b)], f"{rule}: {a} and {b} must not ({order})"
         partitions.add(_partition(events))
     assert len(partitions) == 1, "the events depend on the order the articles came in"
+
+
+def _dated_as_labelled(match: Match) -> Match:
+    """Return ``match`` with 004 published on 24 September, as labels.yaml dates it (no date line).
+
+    The other undated seeds stay undated: a feed that gives no date leaves the article placed by content.
+    """
+    if not match.article.url.endswith("004_18748a455d146e90.txt"):
+        return match
+    article = match.article.model_copy(update={"published": datetime(2025, 9, 24, 9, 0, tzinfo=UTC)})
+    return match.model_copy(update={"article": article})
+
+
+def _two_copies(seed_matches: dict[str, list[Match]], newest_first: bool) -> list[tuple[str, Match]]:
+    """Return the seeds from outlet a, then the same from outlet b, each in feed order or reversed."""
+    ordered = sorted(seed_matches, reverse=newest_first)
+    return [
+        (seed, _republished(_dated_as_labelled(m), outlet))
+        for outlet in ("outlet-a", "outlet-b")
+        for seed in ordered
+        for m in seed_matches[seed]
+    ]
+
+
+@pytest.mark.parametrize("newest_first", [True, False], ids=["newest-first", "oldest-first"])
+def test_two_copies_of_the_seeds_weeks_apart_give_one_new_alert_per_event(
+    seed_matches: dict[str, list[Match]], tmp_path: Path, newest_first: bool
+) -> None:
+    """The second copy comes after 004 (three weeks newer): it must join the first copy's alerts."""
+    matches = _two_copies(seed_matches, newest_first)
+    with Outbox(tmp_path / "o.sqlite3") as outbox:
+        events = _events(matches, outbox, Metrics(CollectorRegistry()))
+        created = outbox.list_alerts()
+    facts = _labels()["dedup"]
+    for rule, kinds in facts.items():
+        for a, b in kinds.get("same_alert", []):
+            assert events[(rule, a)] == events[(rule, b)]
+        for a, b in kinds.get("different_alert", []):
+            assert events[(rule, a)] != events[(rule, b)]
+    assert events[("leaders_meeting", "003_ef743cc3833b6adb.txt")] not in {
+        alert_id for (rule, seed), alert_id in events.items() if not seed.startswith("003")
+    }
+    partition = _partition(events)
+    # One new alert per event: none created then merged away (that alert would have been emailed as new).
+    assert len(created) == len(partition) == 6, [(s.alert.rule, s.alert.title) for s in created]
+    for stored in created:  # each alert has both copies of each of its seeds
+        seeds = {ref.url.rsplit("/", 1)[-1] for ref in stored.alert.articles}
+        assert len(stored.alert.articles) == 2 * len(seeds)
 
 
 # -- through the broker, to a real SMTP server -----------------------------------------------------------
@@ -220,3 +269,23 @@ def test_the_same_seeds_through_two_feeds_in_shuffled_order_give_the_same_alerts
     for alert in alerts:  # each alert has both copies of each of its seeds
         assert len(alert.articles) == 2 * len({seed_of[ref.id] for ref in alert.articles})
     assert len(inbox.messages) == len(expected)
+
+
+def test_two_copies_newest_first_email_each_event_once(
+    broker: EmbeddedBroker,
+    smtp: tuple[Inbox, int],
+    tmp_path: Path,
+    unique: str,
+    seed_matches: dict[str, list[Match]],
+) -> None:
+    """Seeds a + b, each newest first, default dedup settings: one email per event, none twice as new."""
+    inbox, port = smtp
+    matches = _two_copies(seed_matches, newest_first=True)
+    with Outbox(tmp_path / "reference.sqlite3") as reference:
+        expected = _partition(_events(matches, reference, Metrics(CollectorRegistry())))
+    outbox = _run_alert_stage(broker, tmp_path, port, unique, [m for _, m in matches], len(expected), inbox)
+    with outbox:
+        created = outbox.list_alerts()
+    assert len(created) == len(expected) == 6
+    subjects = [str(m["subject"]) for m in inbox.messages]
+    assert len(subjects) == len(expected), subjects

@@ -208,3 +208,78 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, 
         assert alerter.outbox.pending() == []
     finally:
         alerter.outbox.close()
+
+
+def _other_outlet(match: Match, outlet: str) -> Match:
+    """Return ``match`` as another outlet's copy of the story (its own URL, the same text)."""
+    url = match.article.url.replace("press.example.net", f"{outlet}.example.org")
+    article = match.article.model_copy(update={"id": article_id(None, url), "url": url, "feed_id": outlet})
+    return match.model_copy(update={"id": Match.make_id(match.rule, article.id), "article": article})
+
+
+def _links(message: Any) -> set[str]:
+    """Return the story's links (any outlet's copy) the email's HTML part carries."""
+    body = message.get_body(preferencelist=("html",))
+    assert body is not None
+    html = body.get_content()
+    copies = [LINK, *(_other_outlet(_match(), o).article.url for o in ("a", "b"))]
+    return {url for url in copies if f'href="{url}"' in html}
+
+
+def test_after_an_outage_one_email_per_alert_with_every_source_and_follow_ups_wait(
+    tmp_path: Path, metrics: Metrics
+) -> None:
+    """A second source while the server is down joins the unsent email; the next one waits group_interval."""
+    port = free_port()
+    interval = 3.0
+    alerter = _alerter(
+        tmp_path,
+        port,
+        metrics,
+        retry_initial_s=0.2,
+        retry_max_s=0.5,
+        retry_attempts=100,
+        group_interval_s=interval,
+    )
+    first = _match()
+    try:
+        alert = alerter.handle(first)
+        assert alert is not None
+        time.sleep(0.3)
+        alerter.tick()  # still down: a second failed attempt
+        joined = alerter.handle(_other_outlet(first, "a"))
+        assert joined is not None
+        assert joined.id == alert.id
+        with smtp_server(port) as (inbox, _):
+            deadline = time.monotonic() + 30
+            sent_at = time.monotonic()
+            while not inbox.messages and time.monotonic() < deadline:
+                time.sleep(0.1)
+                # The email goes out during this tick, so no earlier than this: the follow-up is due
+                # group_interval after it, however slow the machine is.
+                sent_at = time.monotonic()
+                alerter.tick()
+            assert len(inbox.messages) == 1
+            assert _links(inbox.messages[0]) == {LINK, LINK.replace("press.example.net", "a.example.org")}
+            # Nothing else while group_interval runs, though the receiver is back and ticks go on.
+            late = alerter.handle(_other_outlet(first, "b"))
+            assert late is not None
+            assert late.id == alert.id
+            while time.monotonic() < sent_at + interval - 0.2:
+                time.sleep(0.1)
+                alerter.tick()
+            assert len(inbox.messages) == 1, [str(m["Subject"]) for m in inbox.messages]
+            # Then the follow-up, once, with the source that came after the first email.
+            deadline = time.monotonic() + 10
+            while len(inbox.messages) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                alerter.tick()
+            for _ in range(5):
+                time.sleep(0.1)
+                alerter.tick()
+        assert len(inbox.messages) == 2
+        assert time.monotonic() - sent_at >= interval - 0.2
+        assert LINK.replace("press.example.net", "b.example.org") in _links(inbox.messages[1])
+        assert alerter.outbox.pending() == []
+    finally:
+        alerter.outbox.close()

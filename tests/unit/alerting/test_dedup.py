@@ -257,15 +257,25 @@ def test_joining_an_event_reports_new_watched_entities() -> None:
     assert decision.new_entities == {"chen_oru"}
 
 
-def test_the_window_slides_on_publication_times_not_the_clock() -> None:
-    index = EventIndex(DedupPolicy(window=timedelta(days=3)))
+def test_events_leave_on_publication_times_not_the_clock() -> None:
+    index = EventIndex(DedupPolicy(window=timedelta(days=3), lateness=timedelta(days=2)))
     index.add(_report("old", None, published=T0), "e-old")
     assert len(index) == 1
     index.add(_report("news", None, published=T0 + timedelta(days=4)), "e-news")
-    assert len(index) == 1  # the watermark moved four days on: the old event left the window
-    assert index.event_of("old") is None
+    assert index.event_of("old") == "e-old"  # a report two days late could still join it
+    index.add(_report("later", None, published=T0 + timedelta(days=6)), "e-later")
+    assert index.event_of("old") is None  # six days on: further than window + lateness
     late = _report("late", None, published=T0 + timedelta(days=4, hours=1))
-    assert index.decide(late).event_id == "e-news"
+    assert index.decide(late).event_id in {"e-news", "e-later"}
+
+
+def test_a_report_older_than_the_newest_is_not_dropped_on_arrival() -> None:
+    """The old watermark rule dropped a report weeks behind the newest at once: its copies became alerts."""
+    index = EventIndex()
+    index.add(_report("news", None, published=T0 + timedelta(days=20)), "e-news")
+    index.add(_report("a", 0), "e-a")
+    assert index.event_of("a") == "e-a"
+    assert index.decide(_report("b", 0)).event_id == "e-a"
 
 
 def test_another_watchlist_on_the_same_article_is_reported() -> None:

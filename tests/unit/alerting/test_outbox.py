@@ -11,7 +11,7 @@ import pytest
 
 from monitor.alerting.build import alert_from_match, attach
 from monitor.alerting.grouping import GroupPolicy
-from monitor.alerting.outbox import Outbox
+from monitor.alerting.outbox import Outbox, StoredReport
 from monitor.alerting.silences import new_silence
 from monitor.models import Alert, Match
 
@@ -29,8 +29,8 @@ def outbox(tmp_path: Path) -> Outbox:
     return Outbox(tmp_path / "deep" / "outbox.sqlite3")
 
 
-def _report(match: Match) -> tuple[str, str, str, datetime, str, dict[str, object]]:
-    return (match.id, match.rule, match.article.id, NOW, "new event", {"match_id": match.id})
+def _report(match: Match) -> StoredReport:
+    return StoredReport(match.id, match.rule, match.article.id, NOW, "new event", {"match_id": match.id})
 
 
 def test_a_new_alert_waits_group_wait_on_every_channel(outbox: Outbox, make_match: MakeMatch) -> None:
@@ -118,6 +118,34 @@ def test_a_merged_alert_loses_its_unsent_messages(outbox: Outbox, make_match: Ma
     assert stored is not None
     assert stored.merged_into == first.id
     assert stored.state == "merged"
+
+
+def test_news_of_an_alert_whose_first_message_failed_joins_that_message(
+    outbox: Outbox, make_match: MakeMatch
+) -> None:
+    """The retry is rendered when sent, so it carries the news: no follow-up right behind it."""
+    alert = _alert(make_match)
+    outbox.record(alert, now=NOW, change="new", channels=["desk"], policy=POLICY)
+    (first,) = outbox.due(NOW + timedelta(minutes=1))
+    outbox.failed(first.id, NOW, "smtp down", NOW + timedelta(seconds=30))
+    outbox.record(alert, now=NOW + timedelta(seconds=10), change="update", channels=["desk"], policy=POLICY)
+    assert [d.id for d in outbox.due(NOW + timedelta(hours=1))] == [first.id]
+    outbox.sent(first.id, NOW + timedelta(seconds=40))
+    # News after the delivered message waits group_interval from the delivery.
+    outbox.record(alert, now=NOW + timedelta(seconds=50), change="update", channels=["desk"], policy=POLICY)
+    assert outbox.due(NOW + timedelta(seconds=40) + POLICY.group_interval - timedelta(seconds=1)) == []
+    (followup,) = outbox.due(NOW + timedelta(seconds=40) + POLICY.group_interval)
+    assert followup.kind == "followup"
+
+
+def test_a_merged_alert_loses_its_failed_first_message(outbox: Outbox, make_match: MakeMatch) -> None:
+    first, second = _alert(make_match, 1), _alert(make_match, 2)
+    for alert in (first, second):
+        outbox.record(alert, now=NOW, change="new", channels=["desk"], policy=POLICY)
+    for due in outbox.due(NOW + timedelta(minutes=1)):
+        outbox.failed(due.id, NOW, "smtp down", NOW + timedelta(seconds=30))
+    outbox.record(first, now=NOW, change="update", channels=["desk"], policy=POLICY, merged=[second.id])
+    assert [d.alert_ids for d in outbox.due(NOW + timedelta(minutes=1))] == [(first.id,)]
 
 
 def test_postpone_is_not_an_attempt(outbox: Outbox, make_match: MakeMatch) -> None:
