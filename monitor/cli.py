@@ -15,6 +15,7 @@ from monitor.commands import CommandHandler
 from monitor.errors import NewsmonError
 from monitor.ingest.cli import register as register_ingest
 from monitor.logs import configure_logging, get_logger
+from monitor.masking import Masker, model_secrets
 from monitor.matching.cli import register as register_matching
 from monitor.settings import Settings, load_settings
 
@@ -127,11 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     level = settings.log_level
     if args.command == "demo" and not args.verbose and level in ("DEBUG", "INFO"):
         level = "WARNING"  # the demo's output is its alerts and summary, not the pipeline's chatter
-    configure_logging(level, settings.log_format)
+    masker = Masker(model_secrets(settings))
+    configure_logging(level, settings.log_format, model_secrets(settings))
     try:
         return _dispatch(args, settings)
     except NewsmonError as e:
-        print(f"newsmon: {e}", file=sys.stderr)
+        print(f"newsmon: {masker.mask(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -9,56 +9,16 @@ watchlists are ``feed`` and ``rule``. A consumer binds these for the time a mess
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger", "redact", "redact_secrets"]
+from monitor.masking import Masker, redact
 
-# Schemes whose URLs are plain addresses: only their credentials are secret. Any other scheme is an
-# apprise URL (mailto://user:pass@..., tgram://BOT_TOKEN/CHAT_ID, ...), where the whole URL is the secret.
-_ADDRESS_SCHEMES = frozenset({"http", "https", "file", "tcp", "ssl"})
-_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^\s\"'<>]*)")
-_USERINFO = re.compile(r"^[^/?#@]*@")
-_SECRET_PARAM = re.compile(r"([?&][^=&#]*(?:pass|token|secret|key|auth|sig)[^=&#]*=)[^&#]*", re.IGNORECASE)
-
-
-def _redact_url(m: re.Match[str]) -> str:
-    scheme, rest = m.group(1), m.group(2)
-    if scheme.lower() not in _ADDRESS_SCHEMES:
-        return f"{scheme}://***"
-    rest = _SECRET_PARAM.sub(r"\1***", _USERINFO.sub("***@", rest))
-    return f"{scheme}://{rest}"
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with the secrets of every URL in it masked.
-
-    Credentials in a URL, secret-looking query parameters, and whole apprise URLs (their tokens sit in
-    the host or path) become ``***``. This is the safety net under the rule that secrets are never
-    logged: a third-party library's message or an exception text may still quote a URL.
-    """
-    return _URL.sub(_redact_url, text) if "://" in text else text
-
-
-def _redact_value(value: object) -> object:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list | tuple):
-        return type(value)(_redact_value(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
-    return value
-
-
-def redact_secrets(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Mask URL secrets in every value of ``event`` (a structlog processor, see :func:`redact`)."""
-    for key, value in event.items():
-        event[key] = _redact_value(value)
-    return event
+# redact is re-exported: it was defined here first.
+__all__ = ["configure_logging", "get_logger", "redact"]
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -77,8 +37,12 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass  # always sys.stderr
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
-    """Route structlog and stdlib logging to stderr, as JSON unless ``fmt`` or a TTY asks for colour."""
+def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
+    """Route structlog and stdlib logging to stderr, as JSON unless ``fmt`` or a TTY asks for colour.
+
+    Every line, ours and third-party libraries', goes through one :class:`~monitor.masking.Masker`:
+    URL secrets and each of ``secrets`` (the configured passwords and tokens) become ``***``.
+    """
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
@@ -104,7 +68,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
                 structlog.processors.format_exc_info,
                 # After format_exc_info, so a traceback that quotes a URL is masked too; here, so the
                 # lines of apprise, kafka-python and httpx (foreign_pre_chain) go through it as well.
-                redact_secrets,
+                Masker(secrets),
                 renderer,
             ],
         )

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
+from monitor.masking import redact
 
 __all__ = ["ALLOWED_SCHEMES", "FeedConfig", "load_feeds", "normalise_language"]
 
@@ -87,14 +88,11 @@ class FeedConfig(BaseModel):
 
     @property
     def display_url(self) -> str:
-        """Return the URL without user info, so credentials in a feed URL never reach a log."""
-        parts = urlsplit(self.url)
-        if parts.username is None and parts.password is None:
-            return self.url
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return parts._replace(netloc=host).geturl()
+        """Return the URL with its credentials and secret query values (``?token=``) masked.
+
+        This is what logs, errors and ``feeds check`` show: a feed URL may carry an access token.
+        """
+        return redact(self.url)
 
 
 def load_feeds(path: Path) -> list[FeedConfig]:

@@ -155,6 +155,8 @@ def test_normalise_language(code: str | None, expected: str | None) -> None:
     assert normalise_language(code) == expected
 
 
-def test_display_url_hides_credentials() -> None:
+def test_display_url_hides_credentials_and_tokens() -> None:
     feed = FeedConfig(id="a", url="https://user:secret@a.example:8443/rss?x=1")
-    assert feed.display_url == "https://a.example:8443/rss?x=1"
+    assert feed.display_url == "https://***@a.example:8443/rss?x=1"
+    feed = FeedConfig(id="a", url="https://a.example/rss?lang=fr&token=t0k3n")
+    assert feed.display_url == "https://a.example/rss?lang=fr&token=***"
