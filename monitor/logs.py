@@ -73,6 +73,9 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[
             ],
         )
     )
+    # The handler holds the level too: apprise's logger makes DEBUG records whatever the level (a
+    # failed send keeps them as its cause, see alerting/deliver.py), and they must not all be printed.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,6 +7,7 @@ not deliver; the service records that in the outbox and goes on with the other c
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Protocol, TextIO
 
 import apprise
 from apprise.apprise import N_MGR
+from apprise.result import NotifyResult
 
 from monitor.alerting.notification import Notification
 from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.render import Renderer
 from monitor.alerting.telegram import TelegramChannel, parse_tgram
 from monitor.errors import ConfigError, DeliveryError
+from monitor.masking import Masker, url_secrets
 from monitor.settings import AlertSettings
 
 __all__ = [
@@ -116,8 +119,20 @@ class AppriseChannel:
         self._renderer = renderer or Renderer()
         scheme = _check_scheme(url, where)
         self.flavour = "email" if scheme in _EMAIL_SCHEMES else "text"
+        self._masker = Masker(url_secrets(url))
+        # apprise logs the cause of a failure ("Socket Exception: ... Connection refused") at DEBUG, and
+        # a result keeps only the records its logger made: the cause is what `alerts list` shows.
+        logging.getLogger("apprise").setLevel(logging.DEBUG)
         self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+        # What the plugin says while reading the URL ("Dropped invalid To email") is why it fails later.
+        loading = _Warnings()
+        logging.getLogger("apprise").addHandler(loading)
+        try:
+            loaded = self._apprise.add(url)
+        finally:
+            logging.getLogger("apprise").removeHandler(loading)
+        self._load_problems = [line.rstrip(".") for line in loading.lines]
+        if not loaded:
             raise ConfigError(
                 f"{where}: apprise cannot load this {scheme}:// URL (see https://github.com/caronc/apprise/wiki)"
             )
@@ -132,16 +147,46 @@ class AppriseChannel:
         else:
             body, body_format = self._renderer.text(note), apprise.NotifyFormat.TEXT
         try:
+            # DEBUG, so the result keeps the cause apprise logs there ("Socket Exception: ...").
             result = self._apprise.notify(
-                title=self._renderer.subject(note), body=body, body_format=body_format
+                title=self._renderer.subject(note),
+                body=body,
+                body_format=body_format,
+                log_level=logging.DEBUG,
             )
         except Exception as e:  # apprise wraps most failures in its result; this is the rest
-            raise DeliveryError(f"{self.name}: notify raised {type(e).__name__}") from e
+            raise DeliveryError(
+                self._masker.mask(f"{self.name}: notify raised {type(e).__name__}: {e}")
+            ) from e
         if result:
             return
-        failed = [f"{r.name}: {_status(r.status)}" for r in result if not r]
+        failed = [f"{r.name}: {self._reason(r)}" for r in result if not r]
         detail = "; ".join(failed) if failed else f"notify status {_status(result.status)}"
-        raise DeliveryError(f"{self.name}: {detail}")
+        # A server may quote the credentials back in its refusal; the reason is shown and stored.
+        raise DeliveryError(self._masker.mask(f"{self.name}: {detail}"))
+
+    def _reason(self, result: NotifyResult) -> str:
+        """Return why ``result`` failed, in apprise's words: its warnings and the exception behind them."""
+        said = [*self._load_problems]
+        causes: list[str] = []
+        for entry in result.logs():
+            if entry.level in ("WARNING", "ERROR", "CRITICAL"):
+                said.append(entry.message.rstrip("."))
+            elif "Exception: " in entry.message:
+                causes.append(entry.message.split("Exception: ", 1)[1])
+        reason = "; ".join(dict.fromkeys(said)) or _status(result.status)
+        return f"{reason} ({'; '.join(dict.fromkeys(causes))})" if causes else reason
+
+
+class _Warnings(logging.Handler):
+    """Keep the messages of the warnings logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 @dataclass

@@ -14,7 +14,7 @@ from monitor.alerting.service import build_alerter
 from monitor.bus.broker import free_port
 from monitor.cli import main
 from monitor.metrics import Metrics
-from monitor.settings import AlertSettings
+from monitor.settings import AlertSettings, ReceiverSettings
 from tests.integration.test_alert_smtp import _match_about
 from tests.smtp import Inbox
 
@@ -155,3 +155,51 @@ def test_receivers_test_reports_a_dead_receiver(
     code, out = _run(capsys, "receivers", "test", "desk")
     assert code == 1
     assert out.startswith("desk: FAILED")
+    assert "Connection refused" in out, "the cause, not only 'E-Mail: failure'"
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        (
+            "mailto://{smtp}/not-an-email?from=newsmon@example.org&cto=2",
+            "Dropped invalid To email (not-an-email)",
+        ),
+        ("mailto://no-such-host.invalid/desk@example.org?from=newsmon@example.org&cto=2", "Errno"),
+    ],
+    ids=["invalid-recipient", "dns-failure"],
+)
+def test_receivers_test_says_why_a_receiver_failed(
+    env: AlertSettings,
+    smtp: tuple[Inbox, int],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    cause: str,
+) -> None:
+    url = url.replace("{smtp}", f"127.0.0.1:{smtp[1]}")
+    monkeypatch.setenv("NEWSMON_ALERT__RECEIVERS", json.dumps({"desk": {"urls": [url]}}))
+    code, out = _run(capsys, "receivers", "test", "desk")
+    assert code == 1
+    assert cause in out, out
+    assert smtp[0].messages == []
+
+
+def test_alerts_list_shows_why_a_delivery_failed(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    dead = f"mailto://127.0.0.1:{free_port()}/desk@example.org?from=newsmon@example.org&cto=2"
+    alerter = build_alerter(
+        env.model_copy(update={"receivers": {"desk": ReceiverSettings(urls=[SecretStr(dead)])}}),
+        metrics,
+        console=io.StringIO(),
+    )
+    alert = alerter.handle(_match_about(2))
+    alerter.outbox.close()
+    assert alert is not None
+    code, out = _run(capsys, "alerts", "list", "--format", "json")
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert "Connection refused" in row["errors"]["desk"], row["errors"]
+    _, out = _run(capsys, "alerts", "list")
+    assert "Connection refused" in out
