@@ -27,12 +27,15 @@ _SECRET_PARAM = re.compile(r"([?&][^=&#]*(?:pass|token|secret|key|auth|sig)[^=&#
 # Shorter literals are not masked: replacing every "ab" in a log line would hide more than it protects.
 _MIN_SECRET = 4
 _MASK = "***"
-# A token has letters and digits and no dots; a host name, an email address or a chat id does not.
-_TOKEN = re.compile(r"^(?=[^.@]*\d)(?=[^.@]*[A-Za-z])[^.@]+$")
+# In an apprise URL, a token: six characters or more, not all digits; a host name and an email
+# address have dots or an @, a chat id or port is a number.
+_TOKEN = re.compile(r"^(?![-\d]+$)[^.@]{6,}$")
 
 
 def _redact_url(m: re.Match[str]) -> str:
     scheme, rest = m.group(1), m.group(2)
+    if not any(c.isalnum() for c in rest):
+        return m.group(0)  # a scheme named in prose ("mailto://, tgram://"): nothing to hide
     if scheme.lower() not in _ADDRESS_SCHEMES:
         return f"{scheme}://{_MASK}"
     rest = _SECRET_PARAM.sub(rf"\1{_MASK}", _USERINFO.sub(f"{_MASK}@", rest))

@@ -7,6 +7,7 @@ not deliver; the service records that in the outbox and goes on with the other c
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.render import Renderer
 from monitor.alerting.telegram import TelegramChannel, parse_tgram
 from monitor.errors import ConfigError, DeliveryError
+from monitor.logs import get_logger
 from monitor.masking import Masker, url_secrets
 from monitor.settings import AlertSettings
 
@@ -32,8 +34,10 @@ __all__ = [
     "JsonlLogChannel",
     "Receivers",
     "build_channels",
+    "check_receivers",
 ]
 
+_log = get_logger(__name__)
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
 _EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
 _TERMINAL_UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -124,18 +128,27 @@ class AppriseChannel:
         # a result keeps only the records its logger made: the cause is what `alerts list` shows.
         logging.getLogger("apprise").setLevel(logging.DEBUG)
         self._apprise = apprise.Apprise()
-        # What the plugin says while reading the URL ("Dropped invalid To email") is why it fails later.
+        # What the plugin says while reading the URL is why it cannot load it ("Invalid ~From~ email"),
+        # or why every send will fail ("Dropped invalid To email"): said in our error, not beside it.
         loading = _Warnings()
-        logging.getLogger("apprise").addHandler(loading)
+        apprise_log = logging.getLogger("apprise")
+        apprise_log.addHandler(loading)
+        apprise_log.propagate = False
         try:
             loaded = self._apprise.add(url)
         finally:
-            logging.getLogger("apprise").removeHandler(loading)
-        self._load_problems = [line.rstrip(".") for line in loading.lines]
+            apprise_log.removeHandler(loading)
+            apprise_log.propagate = True
+        self._load_problems = [self._masker.mask(line.rstrip(". :")) for line in loading.lines]
         if not loaded:
+            said = [p for p in self._load_problems if not p.startswith("Could not load")]
+            problems = f": {'; '.join(said)}" if said else ""
             raise ConfigError(
-                f"{where}: apprise cannot load this {scheme}:// URL (see https://github.com/caronc/apprise/wiki)"
+                f"{where}: apprise cannot load this {scheme}:// URL{problems}; fix it as "
+                "https://github.com/caronc/apprise/wiki describes for its service"
             )
+        for problem in self._load_problems:
+            _log.warning("alert.receiver_url_suspect", setting=where, problem=problem)
         if min_interval_s is not None:
             for service in self._apprise:
                 service.request_rate_per_sec = min_interval_s
@@ -261,6 +274,17 @@ def build_channels(settings: AlertSettings, renderer: Renderer, console: TextIO)
     for channel in channels:
         receiver_of[channel.name] = getattr(channel, "receiver", channel.name)
     return Receivers(channels, receiver_of, limiters)
+
+
+def check_receivers(settings: AlertSettings) -> None:
+    """Build every channel once and drop them, so an unusable receiver URL fails at start.
+
+    Raises:
+        ConfigError: naming the setting of the URL (``alert.receivers.desk.urls[0]``), never the URL.
+    """
+    build_channels(
+        settings.model_copy(update={"console": False}), Renderer(settings.templates_dir), io.StringIO()
+    )
 
 
 def _check_scheme(url: str, where: str) -> str:
