@@ -37,3 +37,18 @@ def test_a_receiver_url_apprise_cannot_load_stops_newsmon_before_anything_starts
     assert "Slack" in line, "apprise's own words say what is wrong"
     assert "not-a-token" not in line
     assert elapsed < 20, "not after the pipeline started"
+
+
+def test_bad_json_in_a_variable_ends_the_command_with_the_variable_and_the_problem(tmp_path: Path) -> None:
+    run = _newsmon(tmp_path, "alerts", "list", env={"NEWSMON_ALERT__RECEIVERS": '{"desk": {"urls": [}'})
+    assert run.returncode == 2
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(
+        "newsmon: NEWSMON_ALERT__RECEIVERS: invalid JSON: Expecting value at character 20; "
+    )
+
+
+def test_a_misspelled_section_is_not_ignored(tmp_path: Path) -> None:
+    run = _newsmon(tmp_path, "alerts", "list", env={"NEWSMON_ALERTS__CONSOLE": "false"})
+    assert run.returncode == 2
+    assert "NEWSMON_ALERTS__CONSOLE: unknown section or setting 'alerts'; valid names are [" in run.stderr
