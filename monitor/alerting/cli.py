@@ -15,9 +15,11 @@ from typing import Any, TextIO
 
 from monitor.commands import SubParsers
 from monitor.errors import DeliveryError, NewsmonError
-from monitor.settings import Settings
+from monitor.settings import RESERVED_RECEIVERS, Settings
 
 __all__ = ["register"]
+
+_DEFAULT_SILENCE = "2h"
 
 
 def _open_outbox(settings: Settings) -> Any:
@@ -99,10 +101,23 @@ def _silence_add(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     from monitor.alerting.silences import new_silence, parse_duration
     from monitor.models import utcnow
 
+    now = utcnow()
     try:
-        duration = parse_duration(args.duration) if args.until is None else _until(args.until) - utcnow()
+        if args.until is not None and args.duration is not None:
+            raise ValueError("give --duration or --until, not both")
+        if args.until is None:
+            duration = parse_duration(args.duration or _DEFAULT_SILENCE)
+        else:
+            until = _until(args.until)
+            if until <= now:
+                raise ValueError(
+                    f"--until {args.until} is in the past (it is {now.isoformat(timespec='minutes')} UTC); "
+                    "give a later time, or --duration"
+                )
+            duration = until - now
+        _check_matchers(args, settings)
         silence = new_silence(
-            utcnow(),
+            now,
             duration,
             rule=args.rule,
             entity=args.entity,
@@ -116,6 +131,34 @@ def _silence_add(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         outbox.add_silence(silence)
     out.write(f"{silence.id}  {silence.describe()} until {silence.ends_at.isoformat(timespec='minutes')}\n")
     return 0
+
+
+def _check_matchers(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse a watchlist, entity or receiver that does not exist: such a silence would mute nothing."""
+    from fnmatch import fnmatchcase
+
+    if args.receiver is not None:
+        valid = sorted({*RESERVED_RECEIVERS, *settings.alert.receivers})
+        if args.receiver not in valid:
+            raise ValueError(f"unknown receiver {args.receiver!r}; valid receivers are {valid}")
+    if args.rule is None and args.entity is None:
+        return
+    from monitor.matching.rules import load_rules
+
+    rules_dir = settings.match.rules_dir
+    try:
+        gazetteer, rules = load_rules(rules_dir)
+    except NewsmonError as e:
+        raise ValueError(f"cannot check --rule/--entity against {rules_dir} (match.rules_dir): {e}") from e
+    if args.rule is not None:
+        ids = sorted(r.id for r in rules)
+        if not any(fnmatchcase(i, args.rule) for i in ids):
+            raise ValueError(
+                f"--rule {args.rule!r} matches no watchlist in {rules_dir}; valid watchlists are {ids}"
+            )
+    if args.entity is not None and args.entity not in gazetteer.ids:
+        valid = sorted(gazetteer.ids)
+        raise ValueError(f"unknown entity {args.entity!r} in {rules_dir}; valid entities are {valid}")
 
 
 def _silence_list(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
@@ -234,7 +277,9 @@ def register(sub: SubParsers) -> None:
     add.add_argument("--rule", default=None, help="watchlist id or shell pattern (leaders_*)")
     add.add_argument("--entity", default=None, help="watched entity id (xi_jinping)")
     add.add_argument("--receiver", default=None, help="receiver name")
-    add.add_argument("--duration", default="2h", help="how long: 90s, 30m, 2h, 1d, 1w (default 2h)")
+    add.add_argument(
+        "--duration", default=None, help=f"how long: 90s, 30m, 2h, 1d, 1w (default {_DEFAULT_SILENCE})"
+    )
     add.add_argument(
         "--until", default=None, help="end time, ISO (2026-03-04T18:00; UTC unless a zone is given)"
     )

@@ -34,6 +34,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Inbox, int]
         "NEWSMON_ALERT__RECEIVERS": json.dumps({"desk": {"urls": [url]}}),
         "NEWSMON_ALERT__DEFAULT_RECEIVER": "desk",
         "NEWSMON_LOG_LEVEL": "WARNING",
+        "NEWSMON_MATCH__RULES_DIR": str(_rules(tmp_path)),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -46,6 +47,24 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Inbox, int]
         receivers={"desk": {"urls": [SecretStr(url)]}},
         default_receiver="desk",
     )
+
+
+def _rules(tmp_path: Path) -> Path:
+    """Write a rules folder with the watchlist ``talks`` and two entities; return it."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "entities.yaml").write_text(
+        "entities:\n"
+        "  - {id: ada_verin, name: Ada Verin, aliases: [Ada Verin]}\n"
+        "  - {id: boris_kalm, name: Boris Kalm, aliases: [Boris Kalm]}\n",
+        encoding="utf-8",
+    )
+    (rules / "talks.yaml").write_text(
+        "id: talks\nname: Talks\nlanguages: [en]\nconditions:\n"
+        "  - {name: people, entities: {at_least: 2, of: [ada_verin, boris_kalm]}}\n",
+        encoding="utf-8",
+    )
+    return rules
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -117,6 +136,49 @@ def test_silence_add_list_expire(
     code = main(["silence", "add", "--duration", "1h"])
     assert code == 2
     assert "at least one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--rule", "talkz"], "--rule 'talkz' matches no watchlist in "),
+        (["--rule", "talkz"], "valid watchlists are ['talks']"),
+        (["--entity", "ada_verln"], "unknown entity 'ada_verln' in "),
+        (["--entity", "ada_verln"], "valid entities are ['ada_verin', 'boris_kalm']"),
+        (
+            ["--receiver", "dsk"],
+            "unknown receiver 'dsk'; valid receivers are ['apprise', 'console', 'desk', 'log']",
+        ),
+        (
+            ["--rule", "talks", "--until", "2020-01-01T00:00"],
+            "--until 2020-01-01T00:00 is in the past (it is ",
+        ),
+        (
+            ["--rule", "talks", "--until", "2999-01-01T00:00", "--duration", "1h"],
+            "give --duration or --until, not both",
+        ),
+    ],
+    ids=["rule", "rule-valid", "entity", "entity-valid", "receiver", "until-past", "duration-and-until"],
+)
+def test_silence_add_refuses_what_would_mute_nothing_or_be_ambiguous(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics, argv: list[str], error: str
+) -> None:
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()
+    capsys.readouterr()
+    assert main(["silence", "add", *argv]) == 2
+    assert error in capsys.readouterr().err
+    assert _run(capsys, "silence", "list", "--all")[1] == "no silences\n"
+
+
+def test_silence_add_takes_an_until_and_known_ids(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()
+    code, out = _run(
+        capsys, "silence", "add", "--rule", "tal*", "--entity", "ada_verin", "--until", "2999-01-01T00:00"
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "rule=tal* entity=ada_verin until 2999-01-01T00:00" in out
 
 
 def test_a_silence_mutes_the_next_alert(
