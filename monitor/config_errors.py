@@ -10,15 +10,14 @@ line a user can act on, as ``rules check`` does: ``unknown key 'consol'; valid k
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+
+from monitor.validation import model_at
 
 __all__ = ["env_json_problems", "unknown_variables", "validation_problems"]
 
@@ -89,8 +88,9 @@ def _problem(
     else:
         where = "settings"
     if err["type"] == "extra_forbidden":
-        valid = _valid_keys(model, loc[:-1])
-        problem = f"unknown key {loc[-1]!r}" + (f"; valid keys are {valid}" if valid is not None else "")
+        owner = model_at(model, loc[:-1])
+        valid = f"; valid keys are {sorted(owner.model_fields)}" if owner is not None else ""
+        problem = f"unknown key {loc[-1]!r}{valid}"
     elif err["type"] == "missing":
         problem = "required, not given"
     else:
@@ -111,36 +111,6 @@ def _variable(loc: Sequence[int | str], environ: Mapping[str, str]) -> str | Non
         if wanted in names:
             return names[wanted]
     return None
-
-
-def _valid_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str] | None:
-    """Return the field names of the model at ``loc`` inside ``model``, or None when it is not a model."""
-    current: Any = model
-    for part in loc:
-        current = _optional(current)
-        origin = typing.get_origin(current)
-        if origin is dict:
-            current = typing.get_args(current)[1]  # ``part`` is a key, such as a receiver's name
-        elif origin in (list, tuple):
-            current = typing.get_args(current)[0]
-        elif (
-            isinstance(current, type) and issubclass(current, BaseModel) and str(part) in current.model_fields
-        ):
-            current = current.model_fields[str(part)].annotation
-        else:
-            return None
-    current = _optional(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
-    return None
-
-
-def _optional(annotation: Any) -> Any:
-    """Return ``X`` for ``X | None``, else ``annotation``."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return inner[0] if len(inner) == 1 else annotation
-    return annotation
 
 
 def _yaml_line(path: Path, loc: Sequence[int | str]) -> int:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.errors import ConfigError
 from monitor.masking import redact
+from monitor.validation import describe_error
 
 __all__ = ["ALLOWED_SCHEMES", "FeedConfig", "load_feeds", "normalise_language"]
 
@@ -68,7 +69,7 @@ class FeedConfig(BaseModel):
         parts = urlsplit(url)
         if parts.scheme.lower() not in ALLOWED_SCHEMES:
             raise ValueError(
-                f"scheme {parts.scheme or '(none)'!r} not allowed; valid schemes are {ALLOWED_SCHEMES}"
+                f"scheme {parts.scheme or '(none)'!r} not allowed; valid schemes are {list(ALLOWED_SCHEMES)}"
             )
         if parts.scheme.lower() != "file" and not parts.hostname:
             raise ValueError("URL has no host")
@@ -141,7 +142,8 @@ def load_feeds(path: Path) -> list[FeedConfig]:
             for err in e.errors(include_url=False):
                 loc = tuple(err["loc"])
                 field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-                problems.append(f"{path}:{_line(root, (*where, *loc))}: feeds[{i}]{field}: {err['msg']}")
+                line = _line(root, (*where, *loc))
+                problems.append(f"{path}:{line}: feeds[{i}]{field}: {describe_error(FeedConfig, err)}")
             continue
         line = _line(root, (*where, "id"))
         if feed.id in first_line:
