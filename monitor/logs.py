@@ -9,8 +9,11 @@ watchlists are ``feed`` and ``rule``. A consumer binds these for the time a mess
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 import structlog
@@ -18,7 +21,10 @@ import structlog
 from monitor.masking import Masker, redact
 
 # redact is re-exported: it was defined here first.
-__all__ = ["configure_logging", "get_logger", "redact"]
+__all__ = ["OncePerState", "configure_logging", "get_logger", "redact"]
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -35,6 +41,36 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     @stream.setter
     def stream(self, value: TextIO) -> None:
         pass  # always sys.stderr
+
+
+class OncePerState(logging.Filter):
+    """Let a message of logger ``name`` (and its children) through once while it keeps recurring.
+
+    A library retrying in a loop says the same thing every few hundred milliseconds: one line says
+    the state began, and the next one that passes, after ``quiet_s`` without it, says it began again.
+    Messages that differ only in numbers (ports, node ids, counts) are the same message.
+    """
+
+    def __init__(self, name: str, quiet_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name)
+        self._prefix = name + "."
+        self._quiet_s = quiet_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return whether ``record`` starts a state (its message was not seen within ``quiet_s``)."""
+        if record.name != self.name and not record.name.startswith(self._prefix):
+            return True
+        key = _DIGITS.sub("#", f"{record.name}:{record.getMessage()}")
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            self._last[key] = now
+            if len(self._last) > 1000:  # messages with ever-new text: forget the oldest
+                del self._last[next(iter(self._last))]
+        return last is None or now - last > self._quiet_s
 
 
 def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
@@ -79,8 +115,11 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # kafka-python logs every reconnect at WARNING/ERROR; our own events say what matters.
+    # kafka-python logs every reconnect at WARNING/ERROR (~4 lines a second while a broker is away);
+    # our own events (bus.broker_away, bus.broker_back) say what matters, kafka's once per state.
+    # On the handler: a logger's filter sees only its own records, not those of kafka.conn & co.
     logging.getLogger("kafka").setLevel(max(logging.getLevelName(level), logging.ERROR))
+    handler.addFilter(OncePerState("kafka"))
     # httpx logs every request at INFO: one line per feed per poll says nothing our feed events do not.
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 

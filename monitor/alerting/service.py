@@ -171,7 +171,7 @@ class Alerter:
             if self.outbox.has_match(match.id):
                 self._metrics.alerts_duplicate.labels(rule=match.rule).inc()
                 log.info(
-                    "alert_duplicate",
+                    "alert.duplicate",
                     alert_id=self.index.event_of(match.id),
                     rule=match.rule,
                     match_id=match.id,
@@ -204,7 +204,7 @@ class Alerter:
                 )
                 self.index.add(report, alert.id)
                 self._metrics.alerts.labels(rule=alert.rule).inc()
-                log.info("alert_created", alert_id=alert.id, rule=alert.rule, title=alert.title)
+                log.info("alert.created", alert_id=alert.id, rule=alert.rule, title=alert.title)
             else:
                 alert = self._attach(current, match, decision.merge)
                 reason = decision.reason
@@ -227,7 +227,7 @@ class Alerter:
                 self.index.add(report, alert.id, decision.merge)
                 self._metrics.alerts_attached.labels(rule=alert.rule).inc()
                 log.info(
-                    "alert_attached",
+                    "alert.attached",
                     alert_id=alert.id,
                     rule=alert.rule,
                     reason=reason,
@@ -254,7 +254,7 @@ class Alerter:
         """
         released = self.outbox.release_orphaned_leases(self._clock())
         if released:
-            log.warning("alert_leases_released", messages=released, why="their sender died mid-send")
+            log.warning("alert.leases_released", messages=released, why="their sender died mid-send")
         return self.flush(None)
 
     def resend(self, alert_id: str, receiver: str | None = None) -> int:
@@ -331,7 +331,7 @@ class Alerter:
             self.outbox.postpone(due.id, until, str(e))
             self._metrics.notifications_rate_limited.labels(channel=channel.name).inc()
             log.info(
-                "alert_delivery_postponed", channel=channel.name, retry_after_s=e.retry_after_s, **context
+                "alert.delivery_postponed", channel=channel.name, retry_after_s=e.retry_after_s, **context
             )
             return 0
         except Exception as e:  # a bug in one channel must not cost the others their alert
@@ -346,7 +346,7 @@ class Alerter:
             limiter.record(now)
         self.outbox.sent(due.id, now)
         self._metrics.deliveries.labels(channel=channel.name, outcome="ok").inc()
-        log.debug("alert_delivered", channel=channel.name, kind=due.kind, **context)
+        log.debug("alert.delivered", channel=channel.name, kind=due.kind, **context)
         for alert in alerts:
             self._observe_latency(channel.name, alert, self._sources.get(alert.id))
         self._schedule_repeat(due, alerts, now)
@@ -373,7 +373,7 @@ class Alerter:
         self._metrics.deliveries.labels(channel=channel.name, outcome="error").inc()
         attempts = due.attempts + 1
         log.warning(
-            "alert_delivery_failed", channel=channel.name, attempts=attempts, detail=detail, **context
+            "alert.delivery_failed", channel=channel.name, attempts=attempts, detail=detail, **context
         )
         if attempts < self.policy.retry_attempts:
             self.outbox.failed(due.id, now, detail, now + self.policy.backoff(attempts))
@@ -383,12 +383,12 @@ class Alerter:
             try:
                 self._deadletter(dead)
             except Exception:  # the deadletter topic is down: keep the message, try again later
-                log.exception("alert_deadletter_failed", channel=channel.name, **context)
+                log.exception("alert.deadletter_failed", channel=channel.name, **context)
                 self.outbox.failed(due.id, now, detail, now + self.policy.retry_max)
                 return
         self.outbox.failed(due.id, now, detail, None)
         self._metrics.notifications_deadlettered.labels(channel=channel.name).inc()
-        log.error("alert_deadlettered", channel=channel.name, attempts=attempts, detail=detail, **context)
+        log.error("alert.deadlettered", channel=channel.name, attempts=attempts, detail=detail, **context)
 
     def _attach(self, current: Alert, match: Match, merge: Sequence[str]) -> Alert:
         alert = attach(current, match)
@@ -397,7 +397,7 @@ class Alerter:
             if other is not None and other.id != alert.id:
                 alert = absorb(alert, other)
                 self._metrics.alerts_merged.labels(rule=alert.rule).inc()
-                log.info("alert_merged", alert_id=alert.id, rule=alert.rule, merged=other.id)
+                log.info("alert.merged", alert_id=alert.id, rule=alert.rule, merged=other.id)
         return alert
 
     def _another_watchlist(self, event_id: str, match: Match, now: datetime) -> None:
@@ -425,7 +425,7 @@ class Alerter:
         chosen, unknown = route(alert, self._routes, self._default, self._known, match.receivers)
         if unknown:
             log.warning(
-                "alert_receiver_unknown",
+                "alert.receiver_unknown",
                 alert_id=alert.id,
                 rule=match.rule,
                 article_id=match.article.id,

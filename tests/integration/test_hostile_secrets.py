@@ -146,7 +146,7 @@ def test_failing_receivers_never_reveal_their_secrets(
     log = alert.log.read_text(errors="replace")
 
     # The failures were real, reported everywhere they should be...
-    assert "alert_delivery_failed" in log
+    assert "alert.delivery_failed" in log
     assert "bad credentials newsmon:***" in log, "apprise's DEBUG line quoting the SMTP reply, masked"
     (stored,) = [json.loads(line) for line in listing.splitlines() if line.strip()]
     assert stored["receivers"] == {"log": "sent", "mail": "failed", "chat": "failed"}, stored

@@ -150,7 +150,7 @@ def test_a_feed_silent_past_its_expected_period_is_stale(
         reports = {r.feed_id: r for r in service.poll_all()}
         service.poll_feed(quiet)  # still stale: warned once, not at every poll
     assert {fid: r.stale for fid, r in reports.items()} == {"quiet": True, "lively": False, "unknown": False}
-    stale_events = [e for e in logs if e["event"].startswith("feed stale")]
+    stale_events = [e for e in logs if e["event"] == "feed.stale"]
     assert [e["feed"] for e in stale_events] == ["quiet"]
     assert stale_events[0]["log_level"] == "warning"
     sample = metrics.registry.get_sample_value
