@@ -11,7 +11,7 @@ from types import FrameType
 
 from monitor import __version__
 from monitor.alerting.cli import register as register_alerting
-from monitor.commands import CommandHandler
+from monitor.commands import DEMO_WORKDIR, CommandHandler
 from monitor.errors import NewsmonError
 from monitor.ingest.cli import register as register_ingest
 from monitor.logs import configure_logging, get_logger
@@ -39,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = sub.add_parser("demo", help="run the pipeline once over a bundled sample feed, offline")
     demo.add_argument(
-        "--workdir", type=Path, default=Path("var/demo"), help="where the demo writes (emptied)"
+        "--workdir",
+        type=Path,
+        default=DEMO_WORKDIR,
+        help=f"where the demo writes (emptied; default {DEMO_WORKDIR})",
     )
     demo.add_argument("--verbose", action="store_true", help="show every log line, not only warnings")
     broker = sub.add_parser("broker", help="run only the embedded Kafka-protocol broker")

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from monitor.commands import SubParsers
+from monitor.commands import SubParsers, demo_outbox
 from monitor.errors import DeliveryError, NewsmonError
 from monitor.settings import RESERVED_RECEIVERS, Settings
 
@@ -29,8 +29,17 @@ def _open_outbox(settings: Settings) -> Any:
     if not path.is_file():
         raise NewsmonError(
             f"{path}: no outbox yet (alert.outbox_db); the alerter creates it at its first alert"
+            + _demo_hint(settings, "; ")
         )
     return Outbox(path)
+
+
+def _demo_hint(settings: Settings, sep: str) -> str:
+    """Say where ``newsmon demo``'s alerts are, when they are not in the configured outbox."""
+    demo = demo_outbox()
+    if not demo.is_file() or demo.resolve() == settings.alert.outbox_db.resolve():
+        return ""
+    return f"{sep}the demo's alerts are in {demo}: NEWSMON_ALERT__OUTBOX_DB={demo} newsmon alerts list"
 
 
 def _alerts_list(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
@@ -71,7 +80,7 @@ def _alerts_list(args: argparse.Namespace, settings: Settings, out: TextIO | Non
             why = f"  ({article['why']})" if article["why"] else ""
             out.write(f"    - {article['feed']}: {article['title']} {article['url']}{why}\n")
     if not rows:
-        out.write("no alerts\n")
+        out.write(f"no alerts in {settings.alert.outbox_db}{_demo_hint(settings, chr(10))}\n")
     return 0
 
 

@@ -265,3 +265,30 @@ def test_alerts_list_shows_why_a_delivery_failed(
     assert "Connection refused" in row["errors"]["desk"], row["errors"]
     _, out = _run(capsys, "alerts", "list")
     assert "Connection refused" in out
+
+
+def test_no_alerts_points_at_the_demos_outbox(
+    env: AlertSettings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()  # the configured outbox: empty
+    demo = env.model_copy(update={"outbox_db": Path("var/demo/alerts.sqlite3")})
+    demo.outbox_db.parent.mkdir(parents=True)
+    alerter = build_alerter(demo, metrics, console=io.StringIO())  # as `newsmon demo` leaves it
+    alert = alerter.handle(_match_about(3))
+    alerter.outbox.close()
+    assert alert is not None
+
+    code, out = _run(capsys, "alerts", "list")
+    assert code == 0
+    assert out.splitlines() == [
+        f"no alerts in {env.outbox_db}",
+        "the demo's alerts are in var/demo/alerts.sqlite3: "
+        "NEWSMON_ALERT__OUTBOX_DB=var/demo/alerts.sqlite3 newsmon alerts list",
+    ]
+    monkeypatch.setenv("NEWSMON_ALERT__OUTBOX_DB", "var/demo/alerts.sqlite3")  # as the hint says
+    assert alert.id in _run(capsys, "alerts", "list")[1]
