@@ -254,6 +254,9 @@ class MetricsSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 picks a free one.")
+    port_file: Path | None = Field(
+        None, description="File the port is written to once /metrics listens (with port 0: the one it got)."
+    )
 
 
 class Settings(BaseSettings):

@@ -122,7 +122,8 @@ def run_stages(
     if settings.metrics.enabled:
         # Up before the broker and the stages: a probe then reads "starting", not a refused connection.
         m = settings.metrics
-        endpoint = HttpEndpoint(metrics.registry, m.host, m.port, ready, stage_states).start()
+        endpoint = HttpEndpoint(metrics.registry, m.host, m.port, ready, stage_states, port_file=m.port_file)
+        endpoint.start()
     try:
         with connect_bus(settings, stop, metrics) as bus:
             stages = [_build(n, settings, bus, metrics, once, console) for n in names]
