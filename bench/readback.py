@@ -57,9 +57,14 @@ class AlertLogTail(threading.Thread):
             self._stop_event.wait(0.005)
 
     def stop(self) -> None:
-        """Stop following (after one last look, within 5 ms)."""
+        """Stop following (after one last look, within 5 ms); a tail never started has nothing to stop.
+
+        It is stopped in a ``finally`` that also runs when a stage failed before the tail was started:
+        a RuntimeError from join() there would hide the stage's own error.
+        """
         self._stop_event.set()
-        self.join(timeout=5)
+        if self.ident is not None:
+            self.join(timeout=5)
 
 
 def fetched_at(bootstrap: tuple[str, ...], expected: int, timeout_s: float = 60.0) -> dict[str, float]:

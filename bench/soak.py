@@ -37,7 +37,7 @@ from bench.feedserver import FeedItem, GeneratedFeeds
 from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
 from bench.stages import StageProcess, drain, stage_env
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.settings import KafkaSettings
 
@@ -120,7 +120,7 @@ def soak(day: Day = DAY, workdir: Path | None = None) -> SoakResult:
             tail = AlertLogTail(work / "alerts.jsonl")
             try:
                 for name in ("alert", "match", "ingest"):  # consumers first: they must own partitions first
-                    stages[name] = StageProcess(name, env, work, work / f"{name}.log", free_port())
+                    stages[name] = StageProcess(name, env, work, work / f"{name}.log")
                 stages["alert"].wait_ready("matches")
                 stages["match"].wait_ready("articles")
                 stages["ingest"].wait_ready(None)

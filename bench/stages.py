@@ -52,13 +52,19 @@ def stage_env(bootstrap: list[str], workdir: Path) -> dict[str, str]:
 
 
 class StageProcess:
-    """One ``newsmon <stage>`` process with its own metrics port and log file."""
+    """One ``newsmon <stage>`` process with its own metrics port and log file.
 
-    def __init__(self, stage: str, env: dict[str, str], cwd: Path, log: Path, metrics_port: int) -> None:
+    The stage binds port 0 and writes the port it got to a file (``metrics.port_file``): a port picked
+    here and bound there later could be taken in between by whatever else runs on the machine.
+    """
+
+    def __init__(self, stage: str, env: dict[str, str], cwd: Path, log: Path) -> None:
         self.stage = stage
         self.log = log
-        self.port = metrics_port
-        env = {**env, "NEWSMON_METRICS__PORT": str(metrics_port)}
+        self._port_file = log.with_suffix(".port")
+        self._port_file.unlink(missing_ok=True)
+        self._port: int | None = None
+        env = {**env, "NEWSMON_METRICS__PORT": "0", "NEWSMON_METRICS__PORT_FILE": str(self._port_file)}
         with log.open("wb") as out:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "monitor", stage],
@@ -80,7 +86,16 @@ class StageProcess:
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise RuntimeError(f"newsmon {self.stage} exited with {code}:\n{tail}")
 
+    @property
+    def port(self) -> int | None:
+        """Return the stage's metrics port, once it has written it; None before."""
+        if self._port is None and self._port_file.is_file():
+            self._port = int(self._port_file.read_text(encoding="utf-8"))
+        return self._port
+
     def _get(self, path: str) -> tuple[int, str]:
+        if self.port is None:
+            return 0, ""  # not listening yet
         url = f"http://127.0.0.1:{self.port}{path}"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:

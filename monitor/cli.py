@@ -11,10 +11,11 @@ from types import FrameType
 
 from monitor import __version__
 from monitor.alerting.cli import register as register_alerting
-from monitor.commands import CommandHandler
+from monitor.commands import DEMO_WORKDIR, CommandHandler
 from monitor.errors import NewsmonError
 from monitor.ingest.cli import register as register_ingest
 from monitor.logs import configure_logging, get_logger
+from monitor.masking import Masker, model_secrets
 from monitor.matching.cli import register as register_matching
 from monitor.settings import Settings, load_settings
 
@@ -38,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = sub.add_parser("demo", help="run the pipeline once over a bundled sample feed, offline")
     demo.add_argument(
-        "--workdir", type=Path, default=Path("var/demo"), help="where the demo writes (emptied)"
+        "--workdir",
+        type=Path,
+        default=DEMO_WORKDIR,
+        help=f"where the demo writes (emptied; default {DEMO_WORKDIR})",
     )
     demo.add_argument("--verbose", action="store_true", help="show every log line, not only warnings")
     broker = sub.add_parser("broker", help="run only the embedded Kafka-protocol broker")
@@ -127,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     level = settings.log_level
     if args.command == "demo" and not args.verbose and level in ("DEBUG", "INFO"):
         level = "WARNING"  # the demo's output is its alerts and summary, not the pipeline's chatter
-    configure_logging(level, settings.log_format)
+    masker = Masker(model_secrets(settings))
+    configure_logging(level, settings.log_format, model_secrets(settings))
     try:
         return _dispatch(args, settings)
     except NewsmonError as e:
-        print(f"newsmon: {e}", file=sys.stderr)
+        print(f"newsmon: {masker.mask(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -11,54 +11,20 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any, TextIO
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger", "redact", "redact_secrets"]
+from monitor.masking import Masker, redact
 
-# Schemes whose URLs are plain addresses: only their credentials are secret. Any other scheme is an
-# apprise URL (mailto://user:pass@..., tgram://BOT_TOKEN/CHAT_ID, ...), where the whole URL is the secret.
-_ADDRESS_SCHEMES = frozenset({"http", "https", "file", "tcp", "ssl"})
-_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^\s\"'<>]*)")
-_USERINFO = re.compile(r"^[^/?#@]*@")
-_SECRET_PARAM = re.compile(r"([?&][^=&#]*(?:pass|token|secret|key|auth|sig)[^=&#]*=)[^&#]*", re.IGNORECASE)
+# redact is re-exported: it was defined here first.
+__all__ = ["OncePerState", "configure_logging", "get_logger", "redact"]
 
 
-def _redact_url(m: re.Match[str]) -> str:
-    scheme, rest = m.group(1), m.group(2)
-    if scheme.lower() not in _ADDRESS_SCHEMES:
-        return f"{scheme}://***"
-    rest = _SECRET_PARAM.sub(r"\1***", _USERINFO.sub("***@", rest))
-    return f"{scheme}://{rest}"
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with the secrets of every URL in it masked.
-
-    Credentials in a URL, secret-looking query parameters, and whole apprise URLs (their tokens sit in
-    the host or path) become ``***``. This is the safety net under the rule that secrets are never
-    logged: a third-party library's message or an exception text may still quote a URL.
-    """
-    return _URL.sub(_redact_url, text) if "://" in text else text
-
-
-def _redact_value(value: object) -> object:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list | tuple):
-        return type(value)(_redact_value(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
-    return value
-
-
-def redact_secrets(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Mask URL secrets in every value of ``event`` (a structlog processor, see :func:`redact`)."""
-    for key, value in event.items():
-        event[key] = _redact_value(value)
-    return event
+_DIGITS = re.compile(r"\d+")
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -77,8 +43,42 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass  # always sys.stderr
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
-    """Route structlog and stdlib logging to stderr, as JSON unless ``fmt`` or a TTY asks for colour."""
+class OncePerState(logging.Filter):
+    """Let a message of logger ``name`` (and its children) through once while it keeps recurring.
+
+    A library retrying in a loop says the same thing every few hundred milliseconds: one line says
+    the state began, and the next one that passes, after ``quiet_s`` without it, says it began again.
+    Messages that differ only in numbers (ports, node ids, counts) are the same message.
+    """
+
+    def __init__(self, name: str, quiet_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name)
+        self._prefix = name + "."
+        self._quiet_s = quiet_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return whether ``record`` starts a state (its message was not seen within ``quiet_s``)."""
+        if record.name != self.name and not record.name.startswith(self._prefix):
+            return True
+        key = _DIGITS.sub("#", f"{record.name}:{record.getMessage()}")
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            self._last[key] = now
+            if len(self._last) > 1000:  # messages with ever-new text: forget the oldest
+                del self._last[next(iter(self._last))]
+        return last is None or now - last > self._quiet_s
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
+    """Route structlog and stdlib logging to stderr, as JSON unless ``fmt`` or a TTY asks for colour.
+
+    Every line, ours and third-party libraries', goes through one :class:`~monitor.masking.Masker`:
+    URL secrets and each of ``secrets`` (the configured passwords and tokens) become ``***``.
+    """
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
@@ -104,16 +104,22 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
                 structlog.processors.format_exc_info,
                 # After format_exc_info, so a traceback that quotes a URL is masked too; here, so the
                 # lines of apprise, kafka-python and httpx (foreign_pre_chain) go through it as well.
-                redact_secrets,
+                Masker(secrets),
                 renderer,
             ],
         )
     )
+    # The handler holds the level too: apprise's logger makes DEBUG records whatever the level (a
+    # failed send keeps them as its cause, see alerting/deliver.py), and they must not all be printed.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # kafka-python logs every reconnect at WARNING/ERROR; our own events say what matters.
+    # kafka-python logs every reconnect at WARNING/ERROR (~4 lines a second while a broker is away);
+    # our own events (bus.broker_away, bus.broker_back) say what matters, kafka's once per state.
+    # On the handler: a logger's filter sees only its own records, not those of kafka.conn & co.
     logging.getLogger("kafka").setLevel(max(logging.getLevelName(level), logging.ERROR))
+    handler.addFilter(OncePerState("kafka"))
     # httpx logs every request at INFO: one line per feed per poll says nothing our feed events do not.
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 

@@ -8,17 +8,21 @@ levels, e.g. ``NEWSMON_KAFKA__BOOTSTRAP_SERVERS``), the YAML config file (``--co
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
+from monitor.config_errors import env_json_problems, unknown_variables, validation_problems
 from monitor.errors import ConfigError
 
 __all__ = [
@@ -31,6 +35,9 @@ __all__ = [
     "TopicSettings",
     "load_settings",
 ]
+
+
+_SOURCE_FIELD = re.compile(r'for field "([^"]+)"')
 
 
 class _Section(BaseModel):
@@ -256,6 +263,9 @@ class MetricsSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 picks a free one.")
+    port_file: Path | None = Field(
+        None, description="File the port is written to once /metrics listens (with port 0: the one it got)."
+    )
 
 
 class Settings(BaseSettings):
@@ -301,20 +311,27 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     """Read the settings from ``config_file`` (else ``$NEWSMON_CONFIG``), the environment and ``overrides``.
 
     Raises:
-        ConfigError: naming the file and each invalid field.
+        ConfigError: one line per problem: the file (and line) or variable, the field, the problem.
     """
     if config_file is None and os.environ.get("NEWSMON_CONFIG"):
         config_file = Path(os.environ["NEWSMON_CONFIG"])
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"{config_file}: config file not found")
+    problems = unknown_variables(os.environ, Settings)
+    if problems:
+        raise ConfigError("\n".join(problems))
     bound: type[Settings] = type("Settings", (Settings,), {"config_file": config_file})
     try:
         return bound(**overrides)
     except ValidationError as e:
-        where = str(config_file) if config_file else "settings"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)
-        )
-        raise ConfigError(f"{where}: {problems} (env vars use NEWSMON_SECTION__FIELD)") from e
-    except Exception as e:  # YAML syntax errors surface from the source as yaml.YAMLError
-        raise ConfigError(f"{config_file}: cannot read config: {e}") from e
+        raise ConfigError("\n".join(validation_problems(e, Settings, os.environ, config_file))) from e
+    except SettingsError as e:
+        # pydantic-settings names the section, not the variable: find the variable and its problem.
+        section = _SOURCE_FIELD.search(str(e))
+        found = env_json_problems(os.environ, section.group(1)) if section else []
+        raise ConfigError("\n".join(found) or f"settings: {e}") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or e
+        raise ConfigError(f"{config_file}{line}: invalid YAML: {problem}; fix the file's syntax") from e

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from monitor.bus.broker import free_port
 
@@ -30,11 +31,25 @@ class Inbox:
         return "250 OK"
 
 
+def _echo_credentials(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    """Refuse every login, quoting the credentials back as some real servers do."""
+    assert isinstance(data, LoginPassword)
+    who = f"{data.login.decode()}:{data.password.decode()}"
+    return AuthResult(success=False, handled=False, message=f"535 5.7.8 bad credentials {who}")
+
+
 @contextlib.contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[Inbox, int]]:
-    """Run an SMTP server on ``port`` (a free one if None) for as long as the context is open."""
+def smtp_server(port: int | None = None, *, echo_credentials: bool = False) -> Iterator[tuple[Inbox, int]]:
+    """Run an SMTP server on ``port`` (a free one if None) for as long as the context is open.
+
+    With ``echo_credentials`` it offers AUTH without TLS and refuses every login with a 535 reply
+    that quotes the user name and password it was given: the test of every secret-masking path.
+    """
     inbox, port = Inbox(), port or free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    auth: dict[str, Any] = {}
+    if echo_credentials:
+        auth = {"authenticator": _echo_credentials, "auth_require_tls": False}
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **auth)
     controller.start()
     try:
         yield inbox, port

@@ -13,11 +13,13 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from monitor.commands import SubParsers
+from monitor.commands import SubParsers, demo_outbox
 from monitor.errors import DeliveryError, NewsmonError
-from monitor.settings import Settings
+from monitor.settings import RESERVED_RECEIVERS, Settings
 
 __all__ = ["register"]
+
+_DEFAULT_SILENCE = "2h"
 
 
 def _open_outbox(settings: Settings) -> Any:
@@ -27,8 +29,17 @@ def _open_outbox(settings: Settings) -> Any:
     if not path.is_file():
         raise NewsmonError(
             f"{path}: no outbox yet (alert.outbox_db); the alerter creates it at its first alert"
+            + _demo_hint(settings, "; ")
         )
     return Outbox(path)
+
+
+def _demo_hint(settings: Settings, sep: str) -> str:
+    """Say where ``newsmon demo``'s alerts are, when they are not in the configured outbox."""
+    demo = demo_outbox()
+    if not demo.is_file() or demo.resolve() == settings.alert.outbox_db.resolve():
+        return ""
+    return f"{sep}the demo's alerts are in {demo}: NEWSMON_ALERT__OUTBOX_DB={demo} newsmon alerts list"
 
 
 def _alerts_list(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
@@ -69,7 +80,7 @@ def _alerts_list(args: argparse.Namespace, settings: Settings, out: TextIO | Non
             why = f"  ({article['why']})" if article["why"] else ""
             out.write(f"    - {article['feed']}: {article['title']} {article['url']}{why}\n")
     if not rows:
-        out.write("no alerts\n")
+        out.write(f"no alerts in {settings.alert.outbox_db}{_demo_hint(settings, chr(10))}\n")
     return 0
 
 
@@ -99,10 +110,23 @@ def _silence_add(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     from monitor.alerting.silences import new_silence, parse_duration
     from monitor.models import utcnow
 
+    now = utcnow()
     try:
-        duration = parse_duration(args.duration) if args.until is None else _until(args.until) - utcnow()
+        if args.until is not None and args.duration is not None:
+            raise ValueError("give --duration or --until, not both")
+        if args.until is None:
+            duration = parse_duration(args.duration or _DEFAULT_SILENCE)
+        else:
+            until = _until(args.until)
+            if until <= now:
+                raise ValueError(
+                    f"--until {args.until} is in the past (it is {now.isoformat(timespec='minutes')} UTC); "
+                    "give a later time, or --duration"
+                )
+            duration = until - now
+        _check_matchers(args, settings)
         silence = new_silence(
-            utcnow(),
+            now,
             duration,
             rule=args.rule,
             entity=args.entity,
@@ -116,6 +140,34 @@ def _silence_add(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         outbox.add_silence(silence)
     out.write(f"{silence.id}  {silence.describe()} until {silence.ends_at.isoformat(timespec='minutes')}\n")
     return 0
+
+
+def _check_matchers(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse a watchlist, entity or receiver that does not exist: such a silence would mute nothing."""
+    from fnmatch import fnmatchcase
+
+    if args.receiver is not None:
+        valid = sorted({*RESERVED_RECEIVERS, *settings.alert.receivers})
+        if args.receiver not in valid:
+            raise ValueError(f"unknown receiver {args.receiver!r}; valid receivers are {valid}")
+    if args.rule is None and args.entity is None:
+        return
+    from monitor.matching.rules import load_rules
+
+    rules_dir = settings.match.rules_dir
+    try:
+        gazetteer, rules = load_rules(rules_dir)
+    except NewsmonError as e:
+        raise ValueError(f"cannot check --rule/--entity against {rules_dir} (match.rules_dir): {e}") from e
+    if args.rule is not None:
+        ids = sorted(r.id for r in rules)
+        if not any(fnmatchcase(i, args.rule) for i in ids):
+            raise ValueError(
+                f"--rule {args.rule!r} matches no watchlist in {rules_dir}; valid watchlists are {ids}"
+            )
+    if args.entity is not None and args.entity not in gazetteer.ids:
+        valid = sorted(gazetteer.ids)
+        raise ValueError(f"unknown entity {args.entity!r} in {rules_dir}; valid entities are {valid}")
 
 
 def _silence_list(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
@@ -234,7 +286,9 @@ def register(sub: SubParsers) -> None:
     add.add_argument("--rule", default=None, help="watchlist id or shell pattern (leaders_*)")
     add.add_argument("--entity", default=None, help="watched entity id (xi_jinping)")
     add.add_argument("--receiver", default=None, help="receiver name")
-    add.add_argument("--duration", default="2h", help="how long: 90s, 30m, 2h, 1d, 1w (default 2h)")
+    add.add_argument(
+        "--duration", default=None, help=f"how long: 90s, 30m, 2h, 1d, 1w (default {_DEFAULT_SILENCE})"
+    )
     add.add_argument(
         "--until", default=None, help="end time, ISO (2026-03-04T18:00; UTC unless a zone is given)"
     )

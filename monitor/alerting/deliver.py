@@ -7,6 +7,8 @@ not deliver; the service records that in the outbox and goes on with the other c
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +16,15 @@ from typing import Protocol, TextIO
 
 import apprise
 from apprise.apprise import N_MGR
+from apprise.result import NotifyResult
 
 from monitor.alerting.notification import Notification
 from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.render import Renderer
 from monitor.alerting.telegram import TelegramChannel, parse_tgram
 from monitor.errors import ConfigError, DeliveryError
+from monitor.logs import get_logger
+from monitor.masking import Masker, url_secrets
 from monitor.settings import AlertSettings
 
 __all__ = [
@@ -29,8 +34,10 @@ __all__ = [
     "JsonlLogChannel",
     "Receivers",
     "build_channels",
+    "check_receivers",
 ]
 
+_log = get_logger(__name__)
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
 _EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
 _TERMINAL_UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -116,11 +123,32 @@ class AppriseChannel:
         self._renderer = renderer or Renderer()
         scheme = _check_scheme(url, where)
         self.flavour = "email" if scheme in _EMAIL_SCHEMES else "text"
+        self._masker = Masker(url_secrets(url))
+        # apprise logs the cause of a failure ("Socket Exception: ... Connection refused") at DEBUG, and
+        # a result keeps only the records its logger made: the cause is what `alerts list` shows.
+        logging.getLogger("apprise").setLevel(logging.DEBUG)
         self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+        # What the plugin says while reading the URL is why it cannot load it ("Invalid ~From~ email"),
+        # or why every send will fail ("Dropped invalid To email"): said in our error, not beside it.
+        loading = _Warnings()
+        apprise_log = logging.getLogger("apprise")
+        apprise_log.addHandler(loading)
+        apprise_log.propagate = False
+        try:
+            loaded = self._apprise.add(url)
+        finally:
+            apprise_log.removeHandler(loading)
+            apprise_log.propagate = True
+        self._load_problems = [self._masker.mask(line.rstrip(". :")) for line in loading.lines]
+        if not loaded:
+            said = [p for p in self._load_problems if not p.startswith("Could not load")]
+            problems = f": {'; '.join(said)}" if said else ""
             raise ConfigError(
-                f"{where}: apprise cannot load this {scheme}:// URL (see https://github.com/caronc/apprise/wiki)"
+                f"{where}: apprise cannot load this {scheme}:// URL{problems}; fix it as "
+                "https://github.com/caronc/apprise/wiki describes for its service"
             )
+        for problem in self._load_problems:
+            _log.warning("alert.receiver_url_suspect", setting=where, problem=problem)
         if min_interval_s is not None:
             for service in self._apprise:
                 service.request_rate_per_sec = min_interval_s
@@ -132,16 +160,46 @@ class AppriseChannel:
         else:
             body, body_format = self._renderer.text(note), apprise.NotifyFormat.TEXT
         try:
+            # DEBUG, so the result keeps the cause apprise logs there ("Socket Exception: ...").
             result = self._apprise.notify(
-                title=self._renderer.subject(note), body=body, body_format=body_format
+                title=self._renderer.subject(note),
+                body=body,
+                body_format=body_format,
+                log_level=logging.DEBUG,
             )
         except Exception as e:  # apprise wraps most failures in its result; this is the rest
-            raise DeliveryError(f"{self.name}: notify raised {type(e).__name__}") from e
+            raise DeliveryError(
+                self._masker.mask(f"{self.name}: notify raised {type(e).__name__}: {e}")
+            ) from e
         if result:
             return
-        failed = [f"{r.name}: {_status(r.status)}" for r in result if not r]
+        failed = [f"{r.name}: {self._reason(r)}" for r in result if not r]
         detail = "; ".join(failed) if failed else f"notify status {_status(result.status)}"
-        raise DeliveryError(f"{self.name}: {detail}")
+        # A server may quote the credentials back in its refusal; the reason is shown and stored.
+        raise DeliveryError(self._masker.mask(f"{self.name}: {detail}"))
+
+    def _reason(self, result: NotifyResult) -> str:
+        """Return why ``result`` failed, in apprise's words: its warnings and the exception behind them."""
+        said = [*self._load_problems]
+        causes: list[str] = []
+        for entry in result.logs():
+            if entry.level in ("WARNING", "ERROR", "CRITICAL"):
+                said.append(entry.message.rstrip("."))
+            elif "Exception: " in entry.message:
+                causes.append(entry.message.split("Exception: ", 1)[1])
+        reason = "; ".join(dict.fromkeys(said)) or _status(result.status)
+        return f"{reason} ({'; '.join(dict.fromkeys(causes))})" if causes else reason
+
+
+class _Warnings(logging.Handler):
+    """Keep the messages of the warnings logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 @dataclass
@@ -216,6 +274,17 @@ def build_channels(settings: AlertSettings, renderer: Renderer, console: TextIO)
     for channel in channels:
         receiver_of[channel.name] = getattr(channel, "receiver", channel.name)
     return Receivers(channels, receiver_of, limiters)
+
+
+def check_receivers(settings: AlertSettings) -> None:
+    """Build every channel once and drop them, so an unusable receiver URL fails at start.
+
+    Raises:
+        ConfigError: naming the setting of the URL (``alert.receivers.desk.urls[0]``), never the URL.
+    """
+    build_channels(
+        settings.model_copy(update={"console": False}), Renderer(settings.templates_dir), io.StringIO()
+    )
 
 
 def _check_scheme(url: str, where: str) -> str:

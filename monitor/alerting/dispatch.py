@@ -119,7 +119,7 @@ class Dispatcher:
             self.outbox.postpone(due.id, until, str(e))
             self._metrics.notifications_rate_limited.labels(channel=channel.name).inc()
             log.info(
-                "alert_delivery_postponed", channel=channel.name, retry_after_s=e.retry_after_s, **context
+                "alert.delivery_postponed", channel=channel.name, retry_after_s=e.retry_after_s, **context
             )
             return 0
         except Exception as e:  # a bug in one channel must not cost the others their alert
@@ -141,7 +141,7 @@ class Dispatcher:
                 )
                 self._changelog.write(record, alert.rule)
         self._metrics.deliveries.labels(channel=channel.name, outcome="ok").inc()
-        log.debug("alert_delivered", channel=channel.name, kind=due.kind, **context)
+        log.debug("alert.delivered", channel=channel.name, kind=due.kind, **context)
         for alert in alerts:
             self._observe_latency(channel.name, alert, self._sources.get(alert.id))
         self._schedule_repeat(due, alerts, now)
@@ -168,7 +168,7 @@ class Dispatcher:
         self._metrics.deliveries.labels(channel=channel.name, outcome="error").inc()
         attempts = due.attempts + 1
         log.warning(
-            "alert_delivery_failed", channel=channel.name, attempts=attempts, detail=detail, **context
+            "alert.delivery_failed", channel=channel.name, attempts=attempts, detail=detail, **context
         )
         if attempts < self.policy.retry_attempts:
             self.outbox.failed(due.id, now, detail, now + self.policy.backoff(attempts))
@@ -178,12 +178,12 @@ class Dispatcher:
             try:
                 self._deadletter(dead)
             except Exception:  # the deadletter topic is down: keep the message, try again later
-                log.exception("alert_deadletter_failed", channel=channel.name, **context)
+                log.exception("alert.deadletter_failed", channel=channel.name, **context)
                 self.outbox.failed(due.id, now, detail, now + self.policy.retry_max)
                 return
         self.outbox.failed(due.id, now, detail, None)
         self._metrics.notifications_deadlettered.labels(channel=channel.name).inc()
-        log.error("alert_deadlettered", channel=channel.name, attempts=attempts, detail=detail, **context)
+        log.error("alert.deadlettered", channel=channel.name, attempts=attempts, detail=detail, **context)
 
     def _alerts(self, ids: Sequence[str]) -> list[Alert]:
         found: dict[str, Alert] = {}

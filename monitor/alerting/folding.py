@@ -77,7 +77,7 @@ class Folder:
         if self.outbox.has_match(match.id):
             self._metrics.alerts_duplicate.labels(rule=match.rule).inc()
             log.info(
-                "alert_duplicate",
+                "alert.duplicate",
                 alert_id=self.index.event_of(match.id),
                 rule=match.rule,
                 match_id=match.id,
@@ -87,7 +87,7 @@ class Folder:
         report = report_of(match)
         if self.index.too_late(report):
             log.warning(
-                "alert_report_too_late",
+                "alert.report_too_late",
                 rule=match.rule,
                 match_id=match.id,
                 published=str(report.published),
@@ -115,7 +115,7 @@ class Folder:
             self.index.add(report, alert.id)
             self._log_state(stored, alert)
             self._metrics.alerts.labels(rule=alert.rule).inc()
-            log.info("alert_created", alert_id=alert.id, rule=alert.rule, title=alert.title)
+            log.info("alert.created", alert_id=alert.id, rule=alert.rule, title=alert.title)
         else:
             alert = self._attach(current, match, decision.merge)
             reason = decision.reason
@@ -141,7 +141,7 @@ class Folder:
             self._log_state(stored, alert, decision.merge)
             self._metrics.alerts_attached.labels(rule=alert.rule).inc()
             log.info(
-                "alert_attached",
+                "alert.attached",
                 alert_id=alert.id,
                 rule=alert.rule,
                 reason=reason,
@@ -158,7 +158,7 @@ class Folder:
             if other is not None and other.id != alert.id:
                 alert = absorb(alert, other)
                 self._metrics.alerts_merged.labels(rule=alert.rule).inc()
-                log.info("alert_merged", alert_id=alert.id, rule=alert.rule, merged=other.id)
+                log.info("alert.merged", alert_id=alert.id, rule=alert.rule, merged=other.id)
         return alert
 
     def _another_watchlist(self, event_id: str, match: Match, now: datetime) -> None:
@@ -211,7 +211,7 @@ class Folder:
         chosen, unknown = route(alert, self._routes, self._default, self._known, match.receivers)
         if unknown:
             log.warning(
-                "alert_receiver_unknown",
+                "alert.receiver_unknown",
                 alert_id=alert.id,
                 rule=match.rule,
                 article_id=match.article.id,

@@ -103,7 +103,7 @@ def restore_partitions(
                     try:
                         decoded = decode_record(value)
                     except ValueError as e:
-                        _log.warning("alert_state_record_skipped", topic=topic, error=str(e))
+                        _log.warning("alert.state_record_skipped", topic=topic, error=str(e))
                         continue
                     apply_record(outbox, decoded)
                     counts[decoded.kind] += 1
@@ -113,7 +113,7 @@ def restore_partitions(
         try:
             consumer.close(autocommit=False)
         except KafkaError as e:
-            _log.debug("alert_state_restore_close_failed", error=str(e))
+            _log.debug("alert.state_restore_close_failed", error=str(e))
     return Restored(
         tuple(wanted), counts["report"], counts["alert"], counts["sent"], time.monotonic() - started
     )

@@ -136,7 +136,7 @@ class Alerter:
         """
         released = self.outbox.release_orphaned_leases(self._clock())
         if released:
-            log.warning("alert_leases_released", messages=released, why="their sender died mid-send")
+            log.warning("alert.leases_released", messages=released, why="their sender died mid-send")
         return self.flush(None)
 
     def resend(self, alert_id: str, receiver: str | None = None) -> int:

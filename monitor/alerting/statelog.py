@@ -54,7 +54,7 @@ class KafkaChangelog:
             )
         except BrokerError as e:
             _log.warning(
-                "alert_state_write_failed",
+                "alert.state_write_failed",
                 topic=self.topic,
                 key=record.key,
                 error=str(e),

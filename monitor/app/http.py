@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -32,8 +33,11 @@ class HttpEndpoint:
         port: int,
         ready: Callable[[], bool],
         stages: Callable[[], Mapping[str, str]] | None = None,
+        *,
+        port_file: Path | None = None,
     ) -> None:
         endpoint = self
+        self._port_file = port_file
 
         class _Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -76,9 +80,23 @@ class HttpEndpoint:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def port(self) -> int:
+        """Return the port the endpoint listens on (the one the system chose, when asked for 0)."""
+        return int(self._server.server_address[1])
+
     def start(self) -> HttpEndpoint:
-        """Start serving in the background."""
+        """Start serving in the background; then write the port to ``port_file``, if one was given.
+
+        The port is bound in ``__init__``: whoever reads the file connects to a port that is already
+        this process's, with no window for another process to take it (as a port picked by the caller
+        and bound later has).
+        """
         self._thread.start()
+        if self._port_file is not None:
+            partial = self._port_file.with_name(self._port_file.name + ".partial")
+            partial.write_text(f"{self.port}\n", encoding="utf-8")
+            partial.replace(self._port_file)  # atomic: a reader never sees half a number
         _log.info("http.started", metrics=f"{self.url}/metrics", healthz=f"{self.url}/healthz")
         return self
 

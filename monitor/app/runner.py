@@ -20,6 +20,7 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry
 
+from monitor.alerting.deliver import check_receivers
 from monitor.app.http import HttpEndpoint
 from monitor.app.stages import Stage, build_alert_stage, build_ingest_stage, build_match_stage
 from monitor.bus.broker import EmbeddedBroker
@@ -98,6 +99,10 @@ def run_stages(
 
     ``once`` makes the ingestor poll each feed a single time (the other stages keep going until ``done``).
     """
+    if "alert" in names:
+        # Like any other invalid setting, a receiver URL apprise cannot use stops newsmon here: before the
+        # broker, the endpoint and the stages, not seconds later behind their start-up lines.
+        check_receivers(settings.alert)
     stop = stop or threading.Event()
     metrics = metrics or Metrics(CollectorRegistry())
     failures: list[str] = []
@@ -117,7 +122,8 @@ def run_stages(
     if settings.metrics.enabled:
         # Up before the broker and the stages: a probe then reads "starting", not a refused connection.
         m = settings.metrics
-        endpoint = HttpEndpoint(metrics.registry, m.host, m.port, ready, stage_states).start()
+        endpoint = HttpEndpoint(metrics.registry, m.host, m.port, ready, stage_states, port_file=m.port_file)
+        endpoint.start()
     try:
         with connect_bus(settings, stop, metrics) as bus:
             stages = [_build(n, settings, bus, metrics, once, console) for n in names]

@@ -15,6 +15,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.app.runner import run_stages
+from monitor.commands import demo_outbox
 from monitor.demo.serve import LocalFeedServer
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
@@ -80,7 +81,7 @@ def run_demo(
                     # Send at once: grouping would hold the alerts past the end of a seconds-long demo.
                     update={
                         "alert_log": workdir / "alerts.jsonl",
-                        "outbox_db": workdir / "alerts.sqlite3",
+                        "outbox_db": demo_outbox(workdir),
                         "group_wait_s": 0.0,
                         "tick_s": 0.1,
                     }
@@ -120,10 +121,12 @@ def run_demo(
         timed_out=timed_out.is_set(),
     )
     elapsed = time.monotonic() - started
+    outbox = demo_outbox(workdir)
     out.write(
         f"\nnewsmon demo: {result.articles} articles -> {result.matches} matches -> {result.alerts} alerts "
         f"in {elapsed:.1f} s\n"
         f"  alert log: {result.alert_log}\n"
+        f"  outbox:    {outbox} (see it: NEWSMON_ALERT__OUTBOX_DB={outbox} newsmon alerts list)\n"
     )
     if result.timed_out:
         out.write(f"  the pipeline did not drain within {timeout_s:.0f} s; see the log above\n")

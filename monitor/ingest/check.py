@@ -82,8 +82,11 @@ def format_age(newest: datetime | None, now: datetime) -> str:
     return f"{int(seconds)}s"
 
 
-def render_table(rows: list[FeedCheck], out: TextIO, now: datetime | None = None, width: int = 60) -> None:
-    """Write the rows as an aligned plain-text table (greppable, pasteable into a ticket)."""
+def render_table(rows: list[FeedCheck], out: TextIO, now: datetime | None = None) -> None:
+    """Write the rows as an aligned plain-text table (greppable, pasteable into a ticket).
+
+    The errors are the last column and are never cut: the end of an error is often its fix.
+    """
     now = now or utcnow()
     header = ("FEED", "STATUS", "ITEMS", "NEWEST", "TIME", "ERRORS")
     lines = [
@@ -93,7 +96,7 @@ def render_table(rows: list[FeedCheck], out: TextIO, now: datetime | None = None
             str(r.items),
             format_age(r.newest, now),
             f"{r.duration_s:.1f}s",
-            _cut(r.error, width),
+            _one_line(r.error),
         )
         for r in rows
     ]
@@ -104,6 +107,5 @@ def render_table(rows: list[FeedCheck], out: TextIO, now: datetime | None = None
         )
 
 
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split()) or "-"
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "-"

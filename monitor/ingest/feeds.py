@@ -24,6 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
+from monitor.masking import redact
+from monitor.validation import describe_error
 
 __all__ = ["ALLOWED_SCHEMES", "FeedConfig", "load_feeds", "normalise_language"]
 
@@ -67,7 +69,7 @@ class FeedConfig(BaseModel):
         parts = urlsplit(url)
         if parts.scheme.lower() not in ALLOWED_SCHEMES:
             raise ValueError(
-                f"scheme {parts.scheme or '(none)'!r} not allowed; valid schemes are {ALLOWED_SCHEMES}"
+                f"scheme {parts.scheme or '(none)'!r} not allowed; valid schemes are {list(ALLOWED_SCHEMES)}"
             )
         if parts.scheme.lower() != "file" and not parts.hostname:
             raise ValueError("URL has no host")
@@ -87,14 +89,11 @@ class FeedConfig(BaseModel):
 
     @property
     def display_url(self) -> str:
-        """Return the URL without user info, so credentials in a feed URL never reach a log."""
-        parts = urlsplit(self.url)
-        if parts.username is None and parts.password is None:
-            return self.url
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return parts._replace(netloc=host).geturl()
+        """Return the URL with its credentials and secret query values (``?token=``) masked.
+
+        This is what logs, errors and ``feeds check`` show: a feed URL may carry an access token.
+        """
+        return redact(self.url)
 
 
 def load_feeds(path: Path) -> list[FeedConfig]:
@@ -143,7 +142,8 @@ def load_feeds(path: Path) -> list[FeedConfig]:
             for err in e.errors(include_url=False):
                 loc = tuple(err["loc"])
                 field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-                problems.append(f"{path}:{_line(root, (*where, *loc))}: feeds[{i}]{field}: {err['msg']}")
+                line = _line(root, (*where, *loc))
+                problems.append(f"{path}:{line}: feeds[{i}]{field}: {describe_error(FeedConfig, err)}")
             continue
         line = _line(root, (*where, "id"))
         if feed.id in first_line:

@@ -21,6 +21,7 @@ import httpx
 from monitor.errors import FeedError
 from monitor.ingest.feeds import ALLOWED_SCHEMES, FeedConfig
 from monitor.ingest.guard import AddressBlockedError, GuardedTransport
+from monitor.masking import redact
 
 __all__ = ["FETCH_ERROR_KINDS", "FetchResult", "Fetcher", "HTTPStatusError"]
 
@@ -137,8 +138,10 @@ class Fetcher:
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise FeedError(feed_id, "invalid_url", f"article link scheme {scheme!r} is not http(s): {url}")
-        return self._get(feed_id, url, url, {"Accept": _ACCEPT_PAGE}, max_bytes, timeout_s)
+            raise FeedError(
+                feed_id, "invalid_url", f"article link scheme {scheme!r} is not http(s): {redact(url)}"
+            )
+        return self._get(feed_id, url, redact(url), {"Accept": _ACCEPT_PAGE}, max_bytes, timeout_s)
 
     def _fetch_http(self, feed: FeedConfig, etag: str | None, last_modified: str | None) -> FetchResult:
         headers: dict[str, str] = {}

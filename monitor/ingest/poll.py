@@ -183,7 +183,7 @@ class FeedPoller:
                 not_before=None,
             )
             self.store.put_state(feed.id, state)
-            log.debug("feed not modified", status=result.status, outcome=outcome)
+            log.debug("feed.not_modified", status=result.status, outcome=outcome)
             report = replace(
                 base,
                 status=result.status,
@@ -205,7 +205,7 @@ class FeedPoller:
                 fetched_at=fetched_at,
             )
         except Exception as e:  # parse_feed promises not to raise; a bug there must not stop the others
-            log.exception("feed parser crashed")
+            log.exception("feed.parser_crashed")
             parsed = ParseResult([], [f"parser crashed: {type(e).__name__}: {e}"], is_feed=False)
         m.feed_fetch_duration.observe(time.monotonic() - started)
         report = replace(
@@ -222,7 +222,7 @@ class FeedPoller:
         m.feed_items_fetched.labels(feed=feed.id).inc(len(parsed.articles))
         if parsed.problems:
             m.feed_errors.labels(feed=feed.id, kind="parse").inc()
-            log.warning("feed has problems", problems=parsed.problems, items=len(parsed.articles))
+            log.warning("feed.parse_problems", problems=parsed.problems, items=len(parsed.articles))
         # Items still listed are still "seen": pruning must not forget them (see SeenStore.prune).
         self.store.touch((a.id for a in parsed.articles), now)
 
@@ -243,9 +243,7 @@ class FeedPoller:
             except Exception as e:
                 report = replace(report, published=published, duplicates=duplicates)
                 error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
-                log.error(
-                    "publish failed; the item will be retried next poll", article_id=article.id, error=str(e)
-                )
+                log.error("feed.publish_failed", article_id=article.id, error=str(e), retry="next poll")
                 return self._failed(feed, state, report, error, started, log, logged=True)
             self.store.mark_published(article.id, digest_item, feed.id)
             published += 1
@@ -296,7 +294,7 @@ class FeedPoller:
             self.metrics.fulltext_fetches.labels(outcome=extracted.outcome).inc()
             if extracted.outcome != "ok":
                 log.info(
-                    "full text not used",
+                    "feed.full_text_skipped",
                     article_id=article.id,
                     outcome=extracted.outcome,
                     why=extracted.detail,
@@ -332,7 +330,7 @@ class FeedPoller:
             state = replace(state, failures=failures, not_before=now + delay)
             self.store.put_state(feed.id, state)
         if not logged:
-            log.warning("feed failed", kind=error.kind, error=error.detail, retry_in_s=round(delay, 1))
+            log.warning("feed.fetch_failed", kind=error.kind, error=error.detail, retry_in_s=round(delay, 1))
         report = replace(report, error=error, duration_s=time.monotonic() - started)
         return self._scheduled(feed, state, report, now, delay)
 
@@ -357,7 +355,7 @@ class FeedPoller:
             (self._stale.add if stale else self._stale.discard)(feed.id)
         if stale and not was_stale:
             get_logger(__name__).warning(
-                "feed stale: nothing new for longer than expected",
+                "feed.stale",
                 feed=feed.id,
                 url=feed.display_url,
                 silent_s=round(silent or 0),

@@ -55,9 +55,7 @@ class FeedsWatcher:
         try:
             feeds = load_feeds(self.path)
         except ConfigError as e:
-            log.error(
-                "feeds file invalid; keeping the last good feeds", feeds_file=str(self.path), error=str(e)
-            )
+            log.error("feeds.reload_invalid", feeds_file=str(self.path), error=str(e), kept="last good feeds")
             return Reload(None, e)
-        log.info("feeds file reloaded", feeds_file=str(self.path), feeds=len(feeds))
+        log.info("feeds.reloaded", feeds_file=str(self.path), feeds=len(feeds))
         return Reload(feeds)

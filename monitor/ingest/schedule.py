@@ -82,13 +82,16 @@ def backoff_s(
 ) -> float:
     """Return the seconds to wait after the ``failures``-th failure in a row (1 for the first).
 
-    The delay doubles from the feed's interval with each failure, up to ``backoff_max_s``, spread by the
-    jitter. A server's ``Retry-After`` is a floor: never ask again sooner than it said, but also not later
-    than ``backoff_max_s``, so a typo of a week on its side does not silence a feed for a week.
+    The first retry comes no later than the feed's interval (a one-off DNS or network hiccup must not
+    cost a feed more than one poll), then the delay doubles with each failure, up to ``backoff_max_s``.
+    The jitter only shortens a delay, so it spreads the retries of feeds that failed together without
+    ever pushing one past that curve. A server's ``Retry-After`` is a floor: never ask again sooner than
+    it said, but also not later than ``backoff_max_s``, so a typo of a week on its side does not silence
+    a feed for a week.
     """
-    exponent = min(max(failures, 1), 32)  # 2**32 intervals is past any cap; the bound avoids float overflow
+    exponent = min(max(failures, 1), 32) - 1  # past 2**31 intervals any cap is reached; avoids float overflow
     delay = min(policy.backoff_max_s, interval_s * 2.0**exponent)
-    delay *= 1 + rng.uniform(-policy.jitter, policy.jitter)
+    delay *= 1 - rng.uniform(0, policy.jitter)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, policy.backoff_max_s))
     return delay

@@ -143,7 +143,7 @@ class IngestService:
             return []
         reports = map_per_host(self.poll_feed, self.feeds, self.options.workers, self.options.max_per_host)
         failed = [r.feed_id for r in reports if r.error is not None]
-        _log.info("feeds polled", feeds=len(reports), failed=len(failed), failed_feeds=failed or None)
+        _log.info("ingest.polled", feeds=len(reports), failed=len(failed), failed_feeds=failed or None)
         return reports
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
@@ -155,9 +155,9 @@ class IngestService:
         abandoned (their result is dropped).
         """
         self._gate.open()
-        _log.info("ingest started", feeds=len(self.feeds), workers=self.options.workers)
+        _log.info("ingest.started", feeds=len(self.feeds), workers=self.options.workers)
         if not self.feeds:
-            _log.warning("no feeds to poll; check the feeds file")
+            _log.warning("ingest.no_feeds", hint="check the feeds file (ingest.feeds_file)")
         start = time.monotonic()
         due = {feed.id: start + self._wait_s(feed) for feed in self.feeds}
         running: dict[str, tuple[Future[FeedReport], str]] = {}
@@ -215,8 +215,8 @@ class IngestService:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             if not self._gate.close_and_drain(self.options.drain_timeout_s):
-                _log.warning("ingest stopped while publishing", timeout_s=self.options.drain_timeout_s)
-            _log.info("ingest stopped")
+                _log.warning("ingest.stopped_while_publishing", timeout_s=self.options.drain_timeout_s)
+            _log.info("ingest.stopped")
 
     def prune(self) -> int:
         """Forget the seen items no feed has listed for the retention period; return how many."""
@@ -225,11 +225,11 @@ class IngestService:
         try:
             pruned = self._store.prune(time.time() - self.options.retention_s, [f.id for f in self.feeds])
         except Exception:  # housekeeping must not stop the polling; the next prune tries again
-            _log.exception("seen-store prune failed")
+            _log.exception("seen.prune_failed")
             return 0
         self._metrics.seen_pruned.inc(pruned)
         if pruned:
-            _log.info("seen-store pruned", forgotten=pruned, retention_days=self.options.retention_s / _DAY_S)
+            _log.info("seen.pruned", forgotten=pruned, retention_days=self.options.retention_s / _DAY_S)
         return pruned
 
     def _wait_s(self, feed: FeedConfig) -> float:
@@ -256,7 +256,7 @@ class IngestService:
         for feed_id in changed:
             due[feed_id] = now
         self.feeds = list(reload.feeds)
-        _log.info("feeds updated", added_or_changed=changed or None, removed=removed or None)
+        _log.info("feeds.updated", added_or_changed=changed or None, removed=removed or None)
 
     def _forget_gauges(self, feed_id: str) -> None:
         """Drop a removed feed's gauges, so it does not look stale or alive on a dashboard forever."""
@@ -279,6 +279,6 @@ def _report(feed_id: str, future: Future[FeedReport]) -> FeedReport | None:
         return None
     error = future.exception()
     if error is not None:
-        _log.error("feed poll crashed", feed=feed_id, exc_info=error)
+        _log.error("feed.poll_crashed", feed=feed_id, exc_info=error)
         return None
     return future.result()

@@ -70,7 +70,7 @@ def load_pipeline(model: str) -> Any:
     if "senter" in nlp.component_names and "parser" in nlp.pipe_names:
         nlp.disable_pipe("parser")
         nlp.enable_pipe("senter")
-    log.info("spacy model loaded", model=model, seconds=round(time.perf_counter() - started, 2))
+    log.info("nlp.model_loaded", model=model, seconds=round(time.perf_counter() - started, 2))
     return nlp
 
 

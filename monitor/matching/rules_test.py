@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.errors import NewsmonError
+from monitor.masking import redact
 from monitor.matching.engine import Analysis, MatchEngine
 from monitor.matching.inputs import INPUT_SUFFIXES, is_url, read_articles, read_url
 from monitor.models import Article, EntityMention, Evidence, Match
@@ -122,10 +123,11 @@ def _sources(
     """Yield each input with its articles, or with the reason it cannot be used."""
     for given in paths:
         if is_url(str(given)):
+            # The URL may carry credentials: it is shown masked, as in every log and error of newsmon.
             try:
-                yield str(given), read_url(str(given), fetcher())
+                yield redact(str(given)), read_url(str(given), fetcher())
             except ValueError as e:
-                yield str(given), str(e)
+                yield redact(str(given)), redact(str(e))
             continue
         path = Path(given)
         if path.is_dir():

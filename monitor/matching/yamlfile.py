@@ -7,15 +7,15 @@ offending key or value, and the dotted field path. An unknown key lists the vali
 
 from __future__ import annotations
 
-import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from monitor.errors import RuleError
+from monitor.validation import describe_error
 
 __all__ = ["LineIndex", "format_loc", "load_yaml", "validate"]
 
@@ -112,56 +112,6 @@ def load_yaml(path: Path) -> tuple[Any, LineIndex]:
     return data, LineIndex(path, lines)
 
 
-def _unwrap(tp: Any) -> list[Any]:
-    """Return the candidate types ``tp`` stands for once Optional/Union/Annotated are removed."""
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        return [t for arg in get_args(tp) for t in _unwrap(arg)]
-    if origin is not None and getattr(tp, "__metadata__", None) is not None:
-        return _unwrap(get_args(tp)[0])
-    return [tp]
-
-
-def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """Return the model class that holds the fields at ``loc`` inside ``model``, if one does."""
-    current: list[Any] = [model]
-    for part in loc:
-        following: list[Any] = []
-        for tp in current:
-            for t in _unwrap(tp):
-                origin = get_origin(t)
-                if isinstance(t, type) and issubclass(t, BaseModel):
-                    field = t.model_fields.get(str(part))
-                    if field is not None:
-                        following.append(field.annotation)
-                elif origin in (list, tuple, set, frozenset) or (
-                    isinstance(origin, type) and issubclass(origin, Sequence)
-                ):
-                    following.extend(get_args(t)[:1])
-                elif origin is dict or (isinstance(origin, type) and issubclass(origin, Mapping)):
-                    following.extend(get_args(t)[1:2])
-        current = following
-    for tp in current:
-        for t in _unwrap(tp):
-            if isinstance(t, type) and issubclass(t, BaseModel):
-                return t
-    return None
-
-
-def _message(model: type[BaseModel], err: Mapping[str, Any]) -> str:
-    loc = tuple(err["loc"])
-    if err["type"] == "extra_forbidden":
-        owner = _model_at(model, loc[:-1])
-        valid = ", ".join(sorted(owner.model_fields)) if owner else "?"
-        return f"unknown key; valid keys are [{valid}]"
-    if err["type"] == "literal_error":
-        return f"{err['msg']} (got {err.get('input')!r})"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "string_type" and isinstance(err.get("input"), bool):
-        msg += " (YAML reads yes/no/on/off/true/false as booleans: quote the word)"
-    return msg
-
-
 def validate(model: type[M], data: Any, index: LineIndex, *, context: Mapping[str, Any] | None = None) -> M:
     """Validate ``data`` as ``model``, reporting every problem as ``path:line: field: message``.
 
@@ -172,6 +122,7 @@ def validate(model: type[M], data: Any, index: LineIndex, *, context: Mapping[st
         return model.model_validate(data, context=dict(context or {}))
     except ValidationError as e:
         problems = [
-            str(index.error(tuple(err["loc"]), _message(model, err))) for err in e.errors(include_url=False)
+            str(index.error(tuple(err["loc"]), describe_error(model, err)))
+            for err in e.errors(include_url=False)
         ]
         raise RuleError("\n".join(problems)) from e

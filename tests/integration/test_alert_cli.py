@@ -14,7 +14,7 @@ from monitor.alerting.service import build_alerter
 from monitor.bus.broker import free_port
 from monitor.cli import main
 from monitor.metrics import Metrics
-from monitor.settings import AlertSettings
+from monitor.settings import AlertSettings, ReceiverSettings
 from tests.integration.test_alert_smtp import _match_about
 from tests.smtp import Inbox
 
@@ -34,6 +34,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Inbox, int]
         "NEWSMON_ALERT__RECEIVERS": json.dumps({"desk": {"urls": [url]}}),
         "NEWSMON_ALERT__DEFAULT_RECEIVER": "desk",
         "NEWSMON_LOG_LEVEL": "WARNING",
+        "NEWSMON_MATCH__RULES_DIR": str(_rules(tmp_path)),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -46,6 +47,24 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Inbox, int]
         receivers={"desk": {"urls": [SecretStr(url)]}},
         default_receiver="desk",
     )
+
+
+def _rules(tmp_path: Path) -> Path:
+    """Write a rules folder with the watchlist ``talks`` and two entities; return it."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "entities.yaml").write_text(
+        "entities:\n"
+        "  - {id: ada_verin, name: Ada Verin, aliases: [Ada Verin]}\n"
+        "  - {id: boris_kalm, name: Boris Kalm, aliases: [Boris Kalm]}\n",
+        encoding="utf-8",
+    )
+    (rules / "talks.yaml").write_text(
+        "id: talks\nname: Talks\nlanguages: [en]\nconditions:\n"
+        "  - {name: people, entities: {at_least: 2, of: [ada_verin, boris_kalm]}}\n",
+        encoding="utf-8",
+    )
+    return rules
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -119,6 +138,49 @@ def test_silence_add_list_expire(
     assert "at least one of" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--rule", "talkz"], "--rule 'talkz' matches no watchlist in "),
+        (["--rule", "talkz"], "valid watchlists are ['talks']"),
+        (["--entity", "ada_verln"], "unknown entity 'ada_verln' in "),
+        (["--entity", "ada_verln"], "valid entities are ['ada_verin', 'boris_kalm']"),
+        (
+            ["--receiver", "dsk"],
+            "unknown receiver 'dsk'; valid receivers are ['apprise', 'console', 'desk', 'log']",
+        ),
+        (
+            ["--rule", "talks", "--until", "2020-01-01T00:00"],
+            "--until 2020-01-01T00:00 is in the past (it is ",
+        ),
+        (
+            ["--rule", "talks", "--until", "2999-01-01T00:00", "--duration", "1h"],
+            "give --duration or --until, not both",
+        ),
+    ],
+    ids=["rule", "rule-valid", "entity", "entity-valid", "receiver", "until-past", "duration-and-until"],
+)
+def test_silence_add_refuses_what_would_mute_nothing_or_be_ambiguous(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics, argv: list[str], error: str
+) -> None:
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()
+    capsys.readouterr()
+    assert main(["silence", "add", *argv]) == 2
+    assert error in capsys.readouterr().err
+    assert _run(capsys, "silence", "list", "--all")[1] == "no silences\n"
+
+
+def test_silence_add_takes_an_until_and_known_ids(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()
+    code, out = _run(
+        capsys, "silence", "add", "--rule", "tal*", "--entity", "ada_verin", "--until", "2999-01-01T00:00"
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "rule=tal* entity=ada_verin until 2999-01-01T00:00" in out
+
+
 def test_a_silence_mutes_the_next_alert(
     env: AlertSettings, smtp: tuple[Inbox, int], capsys: pytest.CaptureFixture[str], metrics: Metrics
 ) -> None:
@@ -155,3 +217,78 @@ def test_receivers_test_reports_a_dead_receiver(
     code, out = _run(capsys, "receivers", "test", "desk")
     assert code == 1
     assert out.startswith("desk: FAILED")
+    assert "Connection refused" in out, "the cause, not only 'E-Mail: failure'"
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        (
+            "mailto://{smtp}/not-an-email?from=newsmon@example.org&cto=2",
+            "Dropped invalid To email (not-an-email)",
+        ),
+        ("mailto://no-such-host.invalid/desk@example.org?from=newsmon@example.org&cto=2", "Errno"),
+    ],
+    ids=["invalid-recipient", "dns-failure"],
+)
+def test_receivers_test_says_why_a_receiver_failed(
+    env: AlertSettings,
+    smtp: tuple[Inbox, int],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    cause: str,
+) -> None:
+    url = url.replace("{smtp}", f"127.0.0.1:{smtp[1]}")
+    monkeypatch.setenv("NEWSMON_ALERT__RECEIVERS", json.dumps({"desk": {"urls": [url]}}))
+    code, out = _run(capsys, "receivers", "test", "desk")
+    assert code == 1
+    assert cause in out, out
+    assert smtp[0].messages == []
+
+
+def test_alerts_list_shows_why_a_delivery_failed(
+    env: AlertSettings, capsys: pytest.CaptureFixture[str], metrics: Metrics
+) -> None:
+    dead = f"mailto://127.0.0.1:{free_port()}/desk@example.org?from=newsmon@example.org&cto=2"
+    alerter = build_alerter(
+        env.model_copy(update={"receivers": {"desk": ReceiverSettings(urls=[SecretStr(dead)])}}),
+        metrics,
+        console=io.StringIO(),
+    )
+    alert = alerter.handle(_match_about(2))
+    alerter.outbox.close()
+    assert alert is not None
+    code, out = _run(capsys, "alerts", "list", "--format", "json")
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert "Connection refused" in row["errors"]["desk"], row["errors"]
+    _, out = _run(capsys, "alerts", "list")
+    assert "Connection refused" in out
+
+
+def test_no_alerts_points_at_the_demos_outbox(
+    env: AlertSettings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    build_alerter(env, metrics, console=io.StringIO()).outbox.close()  # the configured outbox: empty
+    demo = env.model_copy(update={"outbox_db": Path("var/demo/alerts.sqlite3")})
+    demo.outbox_db.parent.mkdir(parents=True)
+    alerter = build_alerter(demo, metrics, console=io.StringIO())  # as `newsmon demo` leaves it
+    alert = alerter.handle(_match_about(3))
+    alerter.outbox.close()
+    assert alert is not None
+
+    code, out = _run(capsys, "alerts", "list")
+    assert code == 0
+    assert out.splitlines() == [
+        f"no alerts in {env.outbox_db}",
+        "the demo's alerts are in var/demo/alerts.sqlite3: "
+        "NEWSMON_ALERT__OUTBOX_DB=var/demo/alerts.sqlite3 newsmon alerts list",
+    ]
+    monkeypatch.setenv("NEWSMON_ALERT__OUTBOX_DB", "var/demo/alerts.sqlite3")  # as the hint says
+    assert alert.id in _run(capsys, "alerts", "list")[1]

@@ -36,5 +36,8 @@ def test_demo_prints_each_alert_and_a_summary(tmp_path: Path, monkeypatch: pytes
         "ALERT HIGH [leaders_meeting] Rencontre à Pékin entre Xi Jinping et Vladimir Poutine",
     }, text
     assert "newsmon demo: 7 articles -> 3 matches -> 3 alerts" in text
+    outbox = tmp_path / "demo" / "alerts.sqlite3"
+    assert f"  outbox:    {outbox} (see it: NEWSMON_ALERT__OUTBOX_DB={outbox} newsmon alerts list)" in text
+    assert outbox.is_file()
     logged = [json.loads(line) for line in result.alert_log.read_text(encoding="utf-8").splitlines()]
     assert sorted(a["rule"] for a in logged) == ["leaders_meeting", "leaders_meeting", "military_parade"]

@@ -1,14 +1,16 @@
-"""Secrets in receiver URLs (an SMTP password, a Telegram bot token) never show anywhere.
+"""Secrets in receiver and feed URLs (an SMTP password, a bot token, ``?token=``) never show anywhere.
 
-A real ``newsmon alert`` process is given two receivers that fail: an SMTP server that is down and a
-Bot API server that answers 500 with an error page echoing the request path (the token is in it).
-Every place a failure is reported is then searched for the secrets: the process's log, /metrics, the
-outbox file, ``newsmon alerts list`` and the dead-letter topic.
+A real ``newsmon alert`` process, at DEBUG, is given two receivers that fail: an SMTP server that
+refuses the login quoting the credentials back (``535 ... user:password``), and a Bot API server that
+answers 500 with an error page echoing the request path (the token is in it). Every place a failure
+is reported is then searched for the secrets: the process's log, /metrics, the outbox file,
+``newsmon alerts list`` and the dead-letter topic. The desk's commands are run at DEBUG the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -26,6 +28,7 @@ from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
 from tests.integration.test_alert_smtp import _match
 from tests.integration.test_faults_rig import Rig
+from tests.smtp import smtp_server
 
 PASSWORD = "Hunter2Secret"
 TOKEN = "123456:SeCrEtToKeN987"
@@ -79,18 +82,25 @@ def _deadletters(bus: Bus, unique: str, expected: int) -> list[bytes]:
     return got
 
 
+@pytest.fixture
+def echo_smtp() -> Iterator[int]:
+    """Run an SMTP server that refuses every login quoting the credentials back; yield its port."""
+    with smtp_server(echo_credentials=True) as (_, port):
+        yield port
+
+
 def test_failing_receivers_never_reveal_their_secrets(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str, bot_api: str
+    broker: EmbeddedBroker, tmp_path: Path, unique: str, bot_api: str, echo_smtp: int
 ) -> None:
     rig = Rig(
         tmp_path, unique, smtp_port=free_port()
     )  # nothing listens on that port: the SMTP server is down
     rig.use_broker(broker.bootstrap_servers)
-    dead_smtp = free_port()
     receivers = {
         "mail": {
             "urls": [
-                f"mailto://newsmon:{PASSWORD}@127.0.0.1:{dead_smtp}/desk@example.org?from=n@example.org&cto=1"
+                f"mailto://newsmon:{PASSWORD}@127.0.0.1:{echo_smtp}/desk@example.org"
+                "?from=n@example.org&cto=1&mode=insecure"
             ],
             "min_interval_s": 0,
         },
@@ -136,7 +146,8 @@ def test_failing_receivers_never_reveal_their_secrets(
     log = alert.log.read_text(errors="replace")
 
     # The failures were real, reported everywhere they should be...
-    assert "alert_delivery_failed" in log
+    assert "alert.delivery_failed" in log
+    assert "bad credentials newsmon:***" in log, "apprise's DEBUG line quoting the SMTP reply, masked"
     (stored,) = [json.loads(line) for line in listing.splitlines() if line.strip()]
     assert stored["receivers"] == {"log": "sent", "mail": "failed", "chat": "failed"}, stored
     assert set(stored["errors"]) == {"mail", "chat"}, "each failure is recorded with its reason"
@@ -157,3 +168,57 @@ def urllib_get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         text: str = response.read().decode()
         return text
+
+
+def _newsmon(tmp_path: Path, *argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``newsmon argv`` in a process of its own (logging configured as in production), at DEBUG."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *argv],
+        env=clean | {"NEWSMON_LOG_LEVEL": "DEBUG", "NEWSMON_LOG_FORMAT": "json"} | env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_receivers_test_at_debug_masks_credentials_the_smtp_server_quotes_back(tmp_path: Path) -> None:
+    with smtp_server(echo_credentials=True) as (inbox, port):
+        url = f"mailto://newsmon:{PASSWORD}@127.0.0.1:{port}/desk@example.org?from=n@example.org&cto=2&mode=insecure"
+        run = _newsmon(
+            tmp_path,
+            "receivers",
+            "test",
+            "mail",
+            env={"NEWSMON_ALERT__RECEIVERS": json.dumps({"mail": {"urls": [url]}})},
+        )
+    assert run.returncode == 1, run.stderr
+    assert inbox.messages == []
+    assert "535" in run.stderr, "apprise's own DEBUG line about the refusal is logged..."
+    assert "newsmon:***" in run.stderr, "...with the password masked"
+    assert PASSWORD not in run.stderr
+    assert PASSWORD not in run.stdout
+
+
+def test_rules_test_masks_the_password_of_a_url_it_cannot_fetch(tmp_path: Path) -> None:
+    url = f"http://newsmon:{PASSWORD}@127.0.0.1:{free_port()}/article.html"
+    run = _newsmon(tmp_path, "rules", "test", url, env={"NEWSMON_MATCH__RULES_DIR": str(_RULES)})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "http://***@127.0.0.1" in run.stdout, run.stdout
+    assert PASSWORD not in run.stdout + run.stderr
+
+
+def test_feeds_check_fetch_masks_token_query_values(tmp_path: Path) -> None:
+    # Loopback is refused (ingest.block_private_addresses): the error names the URL, token included.
+    url = f"http://127.0.0.1:{free_port()}/f?token={PASSWORD}"
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - id: paywalled\n    url: {url}\n", encoding="utf-8")
+    run = _newsmon(tmp_path, "feeds", "check", "--fetch", str(feeds), env={})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "token=***" in run.stdout, run.stdout
+    assert PASSWORD not in run.stdout + run.stderr
+
+
+_RULES = Path(__file__).resolve().parents[2] / "rules"

@@ -337,7 +337,7 @@ def test_failing_feeds_do_not_stop_the_others(server: FeedServer, make_rig: Call
     assert reports["malformed"].problems[0].startswith("malformed feed")
     assert "HTTP 500" in str(reports["error"].error)
 
-    failed = {e["feed"]: e for e in logs if e["event"] == "feed failed"}
+    failed = {e["feed"]: e for e in logs if e["event"] == "feed.fetch_failed"}
     assert set(failed) == set(errors)
     assert failed["dead"]["url"] == feeds[-1].url
     assert failed["dead"]["log_level"] == "warning"

@@ -7,13 +7,18 @@ than reconfigure the test runner's logging.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.bus.broker import free_port
 from monitor.logs import redact
 
 _SCRIPT = textwrap.dedent(
@@ -26,7 +31,7 @@ _SCRIPT = textwrap.dedent(
     log = get_logger("monitor.test")
     with bound_contextvars(article_id="a1b2", rule="leaders"):
         log.info("match.found", score=2.0)
-    log.info("alert_created", alert_id="c3d4")
+    log.info("alert.created", alert_id="c3d4")
     logging.getLogger("apprise").info("Sending to mailto://desk:hunter2@smtp.example.org:587/?to=d@example.org")
     try:
         raise RuntimeError("cannot reach tgram://123456:AAbbCC/987 nor https://u:hunter2@feeds.example.org/x")
@@ -48,7 +53,7 @@ def lines() -> list[dict[str, Any]]:
 
 
 def test_every_line_is_json_with_level_and_time(lines: list[dict[str, Any]]) -> None:
-    assert [line["event"] for line in lines][:2] == ["match.found", "alert_created"]
+    assert [line["event"] for line in lines][:2] == ["match.found", "alert.created"]
     for line in lines:
         assert {"event", "level", "timestamp"} <= set(line)
 
@@ -86,3 +91,34 @@ def test_secrets_are_masked_in_third_party_lines_values_and_tracebacks(lines: li
 )
 def test_redact(text: str, masked: str) -> None:
     assert redact(text) == masked
+
+
+def test_kafka_python_says_once_that_the_broker_is_away(tmp_path: Path) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")} | {
+        "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps([dead]),
+        "NEWSMON_METRICS__PORT": "0",
+        "NEWSMON_LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "alert"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not any("ECONNREFUSED" in line for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(6)  # kafka-python retries about four times a second meanwhile
+    process.terminate()
+    process.wait(timeout=60)
+    reader.join(timeout=10)
+    if process.stderr is not None:
+        process.stderr.close()
+    refused = [line for line in lines if "ECONNREFUSED" in line]
+    assert 1 <= len(refused) <= 2, "".join(lines)  # "Connection failed", "Connection lost": once each

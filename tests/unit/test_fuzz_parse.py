@@ -1,6 +1,6 @@
 """Fuzz the feed parser: whatever a server sends, ``parse_feed`` returns (never raises) and says why not.
 
-The poller treats an exception from the parser as a bug (it logs "feed parser crashed"); a feed is the
+The poller treats an exception from the parser as a bug (it logs `feed.parser_crashed`); a feed is the
 most hostile input newsmon reads, so the parser's own promise is checked here on junk, on feeds built
 from the pieces real feeds are made of, and on mutations of a good feed. Runs are bounded and
 derandomised: fast in CI, and a failure replays.

@@ -42,8 +42,44 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_unknown_field_is_named_with_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("kafka:\n  partitionz: 3\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: kafka\.partitionz: Extra inputs"):
+    with pytest.raises(ConfigError) as e:
         load_settings(cfg)
+    assert str(e.value).startswith(f"{cfg}:2: kafka.partitionz: unknown key 'partitionz'; valid keys are [")
+    assert "'partitions'" in str(e.value)
+    assert "NEWSMON_" not in str(e.value), "no env-variable hint for an error in a file"
+
+
+def test_bad_json_in_a_variable_names_the_variable_and_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSMON_ALERT__RECEIVERS", '{"desk": {"urls": [}')
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    assert str(e.value).startswith("NEWSMON_ALERT__RECEIVERS: invalid JSON: Expecting value at character 20;")
+    assert "EnvSettingsSource" not in str(e.value)
+
+
+def test_a_misspelled_section_is_refused_with_the_valid_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSMON_ALERTS__CONSOLE", "false")
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    assert str(e.value).startswith(
+        "NEWSMON_ALERTS__CONSOLE: unknown section or setting 'alerts'; valid names are ["
+    )
+    assert "'alert'" in str(e.value)
+
+
+def test_an_error_from_a_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSMON_KAFKA__PARTITIONS", "many")
+    monkeypatch.setenv("NEWSMON_ALERT__RECEIVERS", '{"desk": {"url": ["mailto://x"]}}')
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    lines = str(e.value).splitlines()
+    assert "NEWSMON_KAFKA__PARTITIONS: kafka.partitions: Input should be a valid integer" in str(e.value)
+    assert any(
+        line.startswith(
+            "NEWSMON_ALERT__RECEIVERS: alert.receivers.desk.url: unknown key 'url'; valid keys are"
+        )
+        for line in lines
+    ), lines
 
 
 def test_invalid_value_and_missing_file(tmp_path: Path) -> None:

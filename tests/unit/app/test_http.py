@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from prometheus_client import CollectorRegistry
 
@@ -22,5 +24,18 @@ def test_metrics_and_health() -> None:
         ready[0] = True
         assert httpx.get(f"{endpoint.url}/healthz").status_code == 200
         assert httpx.get(f"{endpoint.url}/nope").status_code == 404
+    finally:
+        endpoint.stop()
+
+
+def test_port_zero_is_bound_at_once_and_reported_in_the_port_file(tmp_path: Path) -> None:
+    port_file = tmp_path / "metrics.port"
+    endpoint = HttpEndpoint(CollectorRegistry(), "127.0.0.1", 0, lambda: True, port_file=port_file)
+    try:
+        assert not port_file.exists(), "written once serving, not before"
+        endpoint.start()
+        port = int(port_file.read_text(encoding="utf-8"))
+        assert port == endpoint.port != 0
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
     finally:
         endpoint.stop()

@@ -61,7 +61,7 @@ def test_shipped_feeds_file_is_valid() -> None:
     [
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n  - id: b\n    url: ftp://b.example/rss\n",
-            ":5: feeds[1].url: Value error, scheme 'ftp' not allowed",
+            ":5: feeds[1].url: scheme 'ftp' not allowed",
         ),
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n  - id: b\n",
@@ -69,11 +69,11 @@ def test_shipped_feeds_file_is_valid() -> None:
         ),
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n    language: french\n",
-            ":4: feeds[0].language: Value error, 'french' is not a language code",
+            ":4: feeds[0].language: 'french' is not a language code",
         ),
         (
             "feeds:\n  - id: a\n    url: https:///rss\n",
-            ":3: feeds[0].url: Value error, URL has no host",
+            ":3: feeds[0].url: URL has no host",
         ),
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n    poll_interval_s: 0\n",
@@ -93,7 +93,12 @@ def test_shipped_feeds_file_is_valid() -> None:
         ),
         (
             "feeds:\n  - id: a\n    url: https://a.example/rss\n    colour: red\n",
-            ":4: feeds[0].colour: Extra inputs are not permitted",
+            ":4: feeds[0].colour: unknown key; valid keys are [expected_period_s, full_text, id, language, "
+            "poll_interval_s, tags, url]",
+        ),
+        (
+            "feeds:\n  - id: a\n    url: https://a.example/rss\n    tags: international\n",
+            ":4: feeds[0].tags: expected a list, such as [a, b] (got 'international')",
         ),
         (
             "feeds:\n  - id: bad id\n    url: https://a.example/rss\n",
@@ -155,6 +160,8 @@ def test_normalise_language(code: str | None, expected: str | None) -> None:
     assert normalise_language(code) == expected
 
 
-def test_display_url_hides_credentials() -> None:
+def test_display_url_hides_credentials_and_tokens() -> None:
     feed = FeedConfig(id="a", url="https://user:secret@a.example:8443/rss?x=1")
-    assert feed.display_url == "https://a.example:8443/rss?x=1"
+    assert feed.display_url == "https://***@a.example:8443/rss?x=1"
+    feed = FeedConfig(id="a", url="https://a.example/rss?lang=fr&token=t0k3n")
+    assert feed.display_url == "https://a.example/rss?lang=fr&token=***"

@@ -48,7 +48,7 @@ def test_edits_are_reloaded_and_bad_edits_keep_the_old_list(tmp_path: Path) -> N
     assert bad.feeds is None
     assert bad.error is not None
     assert f"{path}:5: feeds[1].url" in str(bad.error)  # file:line:field, as at start-up
-    (event,) = [e for e in logs if e["event"].startswith("feeds file invalid")]
+    (event,) = [e for e in logs if e["event"] == "feeds.reload_invalid"]
     assert event["log_level"] == "error"
     assert f"{path}:5" in event["error"]
 

@@ -150,7 +150,7 @@ def test_a_feed_silent_past_its_expected_period_is_stale(
         reports = {r.feed_id: r for r in service.poll_all()}
         service.poll_feed(quiet)  # still stale: warned once, not at every poll
     assert {fid: r.stale for fid, r in reports.items()} == {"quiet": True, "lively": False, "unknown": False}
-    stale_events = [e for e in logs if e["event"].startswith("feed stale")]
+    stale_events = [e for e in logs if e["event"] == "feed.stale"]
     assert [e["feed"] for e in stale_events] == ["quiet"]
     assert stale_events[0]["log_level"] == "warning"
     sample = metrics.registry.get_sample_value
@@ -162,6 +162,23 @@ def test_a_feed_silent_past_its_expected_period_is_stale(
     assert abs(last_new - (time.time() - 600)) < 60
 
 
+def test_after_a_first_dns_failure_the_next_try_is_within_the_interval(
+    store: SeenStore, metrics: Metrics
+) -> None:
+    # A real lookup of a name that cannot exist (RFC 2606): the resolver fails, as when DNS is down.
+    feed = FeedConfig(id="nowhere", url="https://newsmon-test.invalid/rss")
+    policy = PollPolicy(default_interval_s=300)
+    with Fetcher(timeout_s=5, max_bytes=100_000, user_agent="test") as fetcher:
+        service = IngestService([feed], fetcher, store, lambda a: None, metrics, IngestOptions(policy=policy))
+        reports = [service.poll_feed(feed) for _ in range(5)]
+    assert reports[0].error is not None
+    assert reports[0].error.kind == "dns", reports[0].error
+    first = reports[0].next_poll_s
+    assert first is not None
+    assert 240 <= first <= 300, "no later than the feed's 300 s interval (was 518-698 s)"
+    assert all(r.next_poll_s is not None and r.next_poll_s <= 300 * 2**i for i, r in enumerate(reports))
+
+
 def test_failures_back_off_and_the_backoff_survives_a_restart(
     tmp_path: Path, fetcher: Fetcher, store: SeenStore, metrics: Metrics
 ) -> None:
@@ -170,12 +187,12 @@ def test_failures_back_off_and_the_backoff_survives_a_restart(
     service = IngestService([missing], fetcher, store, lambda a: None, metrics, IngestOptions(policy=policy))
     delays = [service.poll_feed(missing).next_poll_s for _ in range(3)]
     assert all(
-        lo <= (d or 0) <= hi for d, (lo, hi) in zip(delays, [(160, 240), (320, 480), (640, 960)], strict=True)
+        lo <= (d or 0) <= hi for d, (lo, hi) in zip(delays, [(80, 100), (160, 200), (320, 400)], strict=True)
     )
     state = store.get_state("missing")
     assert state.failures == 3
     assert state.not_before is not None
-    assert state.not_before > time.time() + 600
+    assert state.not_before > time.time() + 300
 
     # a restarted service does not poll it before the backoff ends
     stop = threading.Event()
