@@ -23,7 +23,7 @@ from monitor.matching.nlp import Pipelines
 from monitor.matching.presearch import Presearch
 from monitor.matching.rules import Rule, RuleSet, load_rule_set
 from monitor.matching.syntax import Parse
-from monitor.matching.text import Sentence, fold_with_offsets, simple_sentences, split_lines
+from monitor.matching.text import Sentence, fold_with_offsets, simple_sentences, simple_tokens, split_lines
 from monitor.matching.windows import AnchorIndex, merge_segments, reach, windows
 from monitor.models import Article, EntityMention, Match, utcnow
 from monitor.normalise.language import detect_text_language
@@ -295,16 +295,29 @@ class MatchEngine:
                     fire.add(i)
             return fire
 
-        alone = [can_fire(k, 1) for k in range(len(plain))]  # the rules a sentence may satisfy alone
-        for k, (s, _) in enumerate(plain):
-            for i in alone[k]:
+        candidates = [can_fire(k, 1) for k in range(len(plain))]
+        holds: dict[tuple[int, int], bool] = {}
+
+        def holds_alone(k: int, i: int) -> bool:
+            # the presearch's anchors only say a sentence *may* hold the rule's words: a window is
+            # skipped only for a sentence that holds them, read word by word
+            if (k, i) not in holds:
+                s, e = plain[k]
+                holds[(k, i)] = i in candidates[k] and rules[i].holds_alone(
+                    Sentence(s, e, tuple(simple_tokens(text, s, e))), ids_of[k], language
+                )
+            return holds[(k, i)]
+
+        for k in range(len(plain)):
+            for i in candidates[k]:
                 spans.setdefault(i, []).append(plain[k])
             for size in range(2, min(widest, len(plain) - k) + 1):
-                # a window only for rules no sentence of it may satisfy alone: such a sentence is
-                # judged on its own (negation, parse), and a window must not overrule it
-                inside = set().union(*alone[k : k + size])
-                for i in can_fire(k, size) - inside:
-                    spans.setdefault(i, []).append((s, plain[k + size - 1][1]))
+                # a window only for rules no sentence of it holds alone: such a sentence is judged on
+                # its own (negation, parse), and a window must not overrule it
+                for i in can_fire(k, size):
+                    if not any(holds_alone(j, i) for j in range(k, k + size)):
+                        # each sentence on its own: annotation never runs a title into its lede
+                        spans.setdefault(i, []).extend(plain[k : k + size])
         return spans
 
     @staticmethod

@@ -26,7 +26,7 @@ class Explanation:
     detail: str
 
 
-def _short(text: str, limit: int = 100) -> str:
+def _short(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -76,9 +76,8 @@ def explain_rule(
     missing = [c.name for c in keywords if not any(rule.has_words(c.name, s, language) for s in sentences)]
     if missing:
         return Explanation("no_keyword", f"no word of {', '.join(missing)} anywhere in the article{note}")
-    return Explanation(
-        "not_in_scope",
-        "the entities and the words of "
-        + ", ".join(c.name for c in keywords)
-        + f" never stand in the same sentence{note}",
+    parts = [c.name for c in spec.conditions if c.positive and (c.entities is not None or c.keywords)]
+    scope = (
+        f"within {spec.sentences} consecutive sentences" if spec.scope == "sentences" else "in one sentence"
     )
+    return Explanation("not_in_scope", f"{', '.join(parts)} never hold together {scope}{note}")

@@ -184,7 +184,10 @@ def _write_text(out: TextIO, report: Report) -> None:
         out.write(f"{w:<20} {s.precision:6.2f} {s.recall:6.2f} {s.f1:6.2f} {s.tp:3} {s.fp:3} {s.fn:3}\n")
     out.write("\nper language (errors = misses + false alarms)\n")
     for lang, scores in sorted(report.by_language.items()):
-        cells = "  ".join(f"{w}: F1 {s.f1:.2f} ({s.fn + s.fp} err)" for w, s in sorted(scores.items()))
+        cells = "  ".join(
+            f"{w}: P {s.precision:.2f} R {s.recall:.2f} F1 {s.f1:.2f} ({s.fn + s.fp} err)"
+            for w, s in sorted(scores.items())
+        )
         out.write(f"  {lang:<5} {cells}\n")
     if report.errors:
         out.write("\nerrors\n")

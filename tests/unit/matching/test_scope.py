@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from monitor.matching.engine import MatchEngine
 from tests.unit.matching.conftest import MakeArticle
+from tests.unit.matching.test_rules_loader import ENTITIES
 
 
 def test_the_title_names_the_leaders_and_the_lede_says_they_met(
@@ -39,3 +42,21 @@ def test_a_parade_and_its_soldiers_in_consecutive_sentences(
         "Moscou a accueilli le grand défilé annuel du 9 mai. Onze mille soldats ont traversé la place Rouge."
     )
     assert [m.rule for m in engine.match(article(text))] == ["military_parade"]
+
+
+def test_a_keyword_whose_first_word_stands_in_the_previous_sentence(
+    tmp_path: Path, article: MakeArticle
+) -> None:
+    # the presearch sees "magnitude" in the first sentence, which does not hold "magnitude 6": the
+    # window over both sentences must still be read (found by an analyst writing an earthquake rule)
+    (tmp_path / "entities.yaml").write_text(ENTITIES, encoding="utf-8")
+    (tmp_path / "quake.yaml").write_text(
+        "id: quake\nname: Quake\nlanguages: [en]\nscope: sentences\nsentences: 2\nconditions:\n"
+        "  - {name: quake, keywords: {en: [quake]}}\n  - {name: strong, keywords: {en: [magnitude 6]}}\n",
+        encoding="utf-8",
+    )
+    engine = MatchEngine.load(tmp_path, {})
+    text = "The magnitude of the quake was uncertain. It reached magnitude 6 in the evening."
+    assert [m.rule for m in engine.match(article(text, language="en"))] == ["quake"]
+    apart = "The magnitude of the quake was uncertain. It rained. It reached magnitude 6 in the evening."
+    assert engine.match(article(apart, language="en")) == []
