@@ -180,6 +180,7 @@ class MatchEngine:
                 for i in self._presearch.candidates(candidate_ids, ())
                 if i not in rules
                 and self._compiled[i].names_entities
+                and self._compiled[i].can_fire(candidate_ids, None)  # its entities, before any anchor pass
                 and self._compiled[i].can_fire(candidate_ids, any_index().within(0, len(text)))
                 and self._compiled[i].accepts(article, now)
             )

@@ -145,16 +145,17 @@ class CompiledRule:
         """Return whether a positive condition asks for watched entities (a selective rule)."""
         return any(c.entities is not None and c.positive for c in self.rule.conditions)
 
-    def can_fire(self, entity_ids: set[str], anchors: set[str], reading: str = ANY) -> bool:
+    def can_fire(self, entity_ids: set[str], anchors: set[str] | None, reading: str = ANY) -> bool:
         """Return whether a text might satisfy the rule read with ``reading``'s words, by the presearch alone.
 
         ``entity_ids`` are candidates (short aliases not yet confirmed) and ``anchors`` the keyword
-        anchors present, so a ``False`` here is final and a ``True`` needs the full evaluation.
+        anchors present (None: judge the entities only), so a ``False`` here is final and a ``True``
+        needs the full evaluation.
         """
         for c in self._conditions[reading]:
             if c.spec.entities is not None and c.spec.positive and not c.spec.entities.holds(entity_ids):
                 return False
-            if c.spec.keywords is not None and not c.anchors & anchors:
+            if anchors is not None and c.spec.keywords is not None and not c.anchors & anchors:
                 return False
         return True
 
