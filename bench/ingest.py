@@ -134,7 +134,7 @@ def _service(
 
 def bench_ingest(feeds: int = 1000, items: int = 50, runs: int = 3) -> dict[str, float]:
     """Return the median seconds of one poll cycle over ``feeds`` feeds, and what the cycle did."""
-    # structlog's default prints every "feed polled" to stdout, under the figures' table: warnings only.
+    # structlog's default prints every "feed.polled" to stdout, under the figures' table: warnings only.
     configure_logging("WARNING", "console")
     ctx = multiprocessing.get_context("spawn")
     ports_queue = ctx.Queue()

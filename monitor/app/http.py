@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,19 @@ from monitor.logs import get_logger
 __all__ = ["HttpEndpoint"]
 
 _log = get_logger(__name__)
+
+
+class _Server(ThreadingHTTPServer):
+    """A ThreadingHTTPServer whose request errors are log events, not tracebacks on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Log a failed request; a client that hung up (a scrape that timed out) is not worth a line."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            return
+        _log.exception("http.request_failed", client=str(client_address))
 
 
 class HttpEndpoint:
@@ -65,7 +79,7 @@ class HttpEndpoint:
         self.ready = ready
         self.stages: Callable[[], Mapping[str, str]] = stages or dict
         try:
-            self._server = ThreadingHTTPServer((host, port), _Handler)
+            self._server = _Server((host, port), _Handler)
         except OSError as e:
             raise ConfigError(
                 f"cannot serve /metrics on {host}:{port}: {e.strerror or e} "

@@ -275,7 +275,7 @@ class FeedPoller:
         m.feed_last_success.labels(feed=feed.id).set(now)
         # Info only when something happened: thousands of quiet polls would drown the log.
         (log.info if published else log.debug)(
-            "feed polled",
+            "feed.polled",
             status=result.status,
             items=len(parsed.articles),
             published=published,

@@ -18,9 +18,11 @@ def _events() -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted((REPO / "monitor").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            if not isinstance(node, ast.Call) or not node.args:
                 continue
-            if node.func.attr not in _METHODS or not node.args:
+            # log.info(...), and (log.info if published else log.debug)(...)
+            chosen = [node.func.body, node.func.orelse] if isinstance(node.func, ast.IfExp) else [node.func]
+            if not any(isinstance(f, ast.Attribute) and f.attr in _METHODS for f in chosen):
                 continue
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
