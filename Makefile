@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 RUNTIME = $(VENV)/.installed-runtime
 DEV     = $(VENV)/.installed-dev
 
-.PHONY: run demo test lint fmt bench clean help tools kafka kafka-stop
+.PHONY: run demo test lint fmt bench clean help tools kafka kafka-stop test-kafka
 
 help:
 	@echo "make run    set up .venv and run the pipeline on the embedded broker (newsmon run)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  benchmarks (prints figures)"
 	@echo "make kafka  start a 3-broker Apache Kafka cluster on loopback (needs Java 17+ and Maven)"
 	@echo "make kafka-stop  stop it"
+	@echo "make test-kafka  the bus, fault, scale-out and end-to-end suites on that cluster (starts and stops it)"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "newsmon needs Python 3.11+")'
@@ -65,6 +66,17 @@ kafka: $(DEV)
 
 kafka-stop: $(DEV)
 	$(BIN)/python -m tests.kafka_cluster stop
+
+# The suites that exercise the broker, run again on Apache Kafka (`--broker=kafka`): the same tests; those
+# marked `tansu` (the embedded broker's own process) are deselected, those marked `kafka` added.
+KAFKA_TESTS = tests/integration/test_bus.py tests/integration/test_faults_bus.py \
+	tests/integration/test_faults_broker.py tests/integration/test_faults_kill.py \
+	tests/integration/test_faults_shutdown.py tests/integration/test_faults_kafka.py \
+	tests/integration/test_observability_lag.py tests/integration/test_pipeline_e2e.py
+
+test-kafka: $(DEV)
+	$(MAKE) kafka
+	$(BIN)/pytest --broker=kafka $(KAFKA_TESTS) $(PYTEST); rc=$$?; $(MAKE) kafka-stop; exit $$rc
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from monitor.bus.connection import Bus
@@ -165,6 +165,8 @@ class KafkaCluster:
             "default.replication.factor": REPLICATION,
             "min.insync.replicas": MIN_INSYNC,
             "offsets.topic.replication.factor": REPLICATION,
+            # 50 by default: creating them on a small shared machine delays the first group by seconds.
+            "offsets.topic.num.partitions": 6,
             "transaction.state.log.replication.factor": REPLICATION,
             "transaction.state.log.min.isr": MIN_INSYNC,
             "auto.create.topics.enable": "false",
@@ -248,15 +250,22 @@ class KafkaCluster:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        with (logs / "stdout.log").open("ab") as out:
-            popen = subprocess.Popen(
-                self._java(libs, "kafka.Kafka", str(config), logs=logs),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # outlives `make kafka`; a terminal's Ctrl-C does not reach it
-            )
-        self._pid_file(node).write_text(str(popen.pid), encoding="utf-8")
+        # Through sh, in the background: the broker is no child of ours (nothing to reap, no zombie after
+        # a kill, no warning about a child still running when a test process ends), in a session of
+        # its own (a terminal's Ctrl-C does not reach it), and it outlives `make kafka`.
+        launched = subprocess.run(
+            [
+                "sh",
+                "-c",
+                'setsid "$@" >>"$0" 2>&1 </dev/null & echo $!',
+                str(logs / "stdout.log"),
+                *self._java(libs, "kafka.Kafka", str(config), logs=logs),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self._pid_file(node).write_text(launched.stdout.strip(), encoding="utf-8")
 
     def stop_node(self, node: Node, timeout_s: float = 60.0) -> None:
         """Stop one broker cleanly (SIGTERM: a controlled shutdown); SIGKILL it after ``timeout_s``."""
@@ -292,12 +301,44 @@ class KafkaCluster:
             self.start_node(node, libs)
         self.wait_ready(timeout_s)
         self.bus().ensure_topics(timeout_s=60)
+        self._wait_group_coordinator(timeout_s)
         return self
 
-    def stop(self) -> None:
-        """Stop every broker cleanly, one at a time (the last one ends the controller quorum)."""
-        for node in self.nodes:
-            self.stop_node(node)
+    def _wait_group_coordinator(self, timeout_s: float) -> None:
+        """Wait until consumer groups work: the first one creates the offsets topic, which takes a while."""
+        topic = KafkaSettings().topics.articles
+        deadline = time.monotonic() + timeout_s
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id="newsmon-cluster-ready",
+            enable_auto_commit=False,
+        )
+        try:
+            while True:
+                try:
+                    consumer.committed(TopicPartition(topic, 0), timeout_ms=5000)
+                    return
+                except KafkaError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+        finally:
+            consumer.close()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Stop every broker cleanly, all at once: stopped one by one, the last would wait for a quorum."""
+        pids = {node: self.pid(node) for node in self.nodes}
+        for pid in pids.values():
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while any(p is not None and _alive(p) for p in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for node, pid in pids.items():
+            if pid is not None and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                self._wait_gone(pid)
+            self._pid_file(node).unlink(missing_ok=True)
 
     def clean(self) -> None:
         """Stop the brokers and delete their data, logs and configuration (the jars stay)."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.bus.broker import EmbeddedBroker
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_faults_rig import SEED, Inbox, Proc, Rig, Stream, smtp_server, subject
 
 
@@ -53,7 +53,7 @@ def _killed_and_restarted(rig: Rig, proc: Proc, *args: str) -> Proc:
 
 
 def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str
+    broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
     rng = random.Random(SEED)
     n = 60
@@ -62,7 +62,7 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
     hold_for_s = rng.uniform(0.0, 0.5)
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         alert = rig.start("alert")
         match = rig.start("match")
         # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
@@ -100,7 +100,7 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
 
 
 def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str
+    broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
     rng = random.Random(SEED)
     victim = rng.randrange(3)
@@ -108,7 +108,7 @@ def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
     kill_at = rng.randint(8, 16)
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port, partitions=6)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         alert = rig.start("alert")
         matchers = [rig.start("match", name=f"match-{i}") for i in range(3)]
         lag = "newsmon_consumer_lag_messages"
