@@ -16,6 +16,7 @@ from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
 from monitor.bus.producer import ResilientProducer
+from monitor.bus.records import DeadLetterRecord
 from monitor.bus.serde import encode
 from monitor.ingest.feeds import load_feeds
 from monitor.ingest.fetch import Fetcher
@@ -164,13 +165,15 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
     def dead(message: DeadMessage) -> None:
         value = "[" + ",".join(a.model_dump_json() for a in message.alerts) + "]"
         deadletter.send(
-            topic=f"outbox:{message.channel}",
-            partition=-1,
-            offset=message.message_id,
-            key=message.alerts[0].id.encode() if message.alerts else None,
-            value=value.encode(),
-            reason="delivery_failed",
-            error=f"{message.attempts} attempts: {message.detail}",
+            DeadLetterRecord(
+                topic=f"outbox:{message.channel}",
+                partition=-1,
+                offset=message.message_id,
+                key=message.alerts[0].id.encode() if message.alerts else None,
+                value=value.encode(),
+                reason="delivery_failed",
+                error=f"{message.attempts} attempts: {message.detail}",
+            )
         )
 
     alerter = build_alerter(settings.alert, metrics, console=console, deadletter=dead)
