@@ -75,7 +75,11 @@ def test_a_partition_leader_killed_mid_stream_each_alert_arrives_once(
         rig = Rig(tmp_path, unique, smtp_port)
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
-        rig.wait_for("both owning partitions", lambda: _owning(alert) and _owning(match), 120, alert, match)
+        try:
+            rig.wait_for("both owning", lambda: _owning(alert) and _owning(match), 180, alert, match)
+        except AssertionError:
+            rig.stop_all()
+            raise
         with Stream(broker, unique, n, per_s=2, partitions=3) as stream:
             try:
                 rig.wait_for("5 alerts", lambda: _received(inbox, 5), 90, alert, match)
@@ -99,7 +103,11 @@ def test_a_rolling_restart_of_all_three_brokers_mid_stream_each_alert_arrives_on
         rig = Rig(tmp_path, unique, smtp_port)
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
-        rig.wait_for("both owning partitions", lambda: _owning(alert) and _owning(match), 120, alert, match)
+        try:
+            rig.wait_for("both owning", lambda: _owning(alert) and _owning(match), 180, alert, match)
+        except AssertionError:
+            rig.stop_all()
+            raise
         with Stream(broker, unique, n, per_s=1, partitions=3) as stream:
             try:
                 rig.wait_for("5 alerts", lambda: _received(inbox, 5), 90, alert, match)
@@ -131,7 +139,11 @@ def test_one_broker_away_for_a_minute_mid_stream_each_alert_arrives_once(
         rig = Rig(tmp_path, unique, smtp_port)
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
-        rig.wait_for("both owning partitions", lambda: _owning(alert) and _owning(match), 120, alert, match)
+        try:
+            rig.wait_for("both owning", lambda: _owning(alert) and _owning(match), 180, alert, match)
+        except AssertionError:
+            rig.stop_all()
+            raise
         with Stream(broker, unique, n, per_s=1, partitions=3) as stream:
             try:
                 rig.wait_for("5 alerts", lambda: _received(inbox, 5), 90, alert, match)
@@ -163,9 +175,11 @@ def test_three_matchers_and_two_alerters_joining_and_leaving_each_alert_arrives_
         rig.use_broker(broker)
         alerts = [rig.start("alert", name="alert-0")]
         matchers = [rig.start("match", name="match-0")]
-        rig.wait_for(
-            "the first members owning partitions", lambda: _owning(alerts[0]) and _owning(matchers[0]), 120
-        )
+        try:
+            rig.wait_for("the first members owning", lambda: _owning(alerts[0]) and _owning(matchers[0]), 180)
+        except AssertionError:
+            rig.stop_all()
+            raise
         with Stream(broker, unique, n, per_s=1.5, partitions=6) as stream:
             try:
                 rig.wait_for("4 alerts", lambda: _received(inbox, 4), 90, *alerts, *matchers)

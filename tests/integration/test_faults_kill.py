@@ -67,9 +67,13 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
         match = rig.start("match")
         # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
         # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
-        rig.wait_for(
-            "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
-        )
+        try:
+            rig.wait_for(
+                "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+            )
+        except AssertionError:
+            rig.stop_all()  # no service left running after a failed start
+            raise
         with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
             try:
                 received = lambda k: lambda: len(inbox.snapshot()) >= k  # noqa: E731
@@ -114,13 +118,17 @@ def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
         lag = "newsmon_consumer_lag_messages"
         # The stream starts once every matcher owns partitions: started earlier, on a loaded machine it can
         # be over (8 s at 6/s) before three matchers have loaded spaCy and joined, and nothing is mid-stream.
-        rig.wait_for(
-            "every matcher owning partitions",
-            lambda: all(m.label_values(lag, "partition") for m in matchers),
-            60,
-            alert,
-            *matchers,
-        )
+        try:
+            rig.wait_for(
+                "every matcher owning partitions",
+                lambda: all(m.label_values(lag, "partition") for m in matchers),
+                60,
+                alert,
+                *matchers,
+            )
+        except AssertionError:
+            rig.stop_all()  # no service left running after a failed start
+            raise
         before = [m.label_values(lag, "partition") for m in matchers]
         with Stream(broker, unique, n, per_s=6, partitions=6) as stream:
             try:

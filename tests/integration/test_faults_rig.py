@@ -190,7 +190,7 @@ class Proc:
         """Wait for it to exit; return its exit code."""
         return self.popen.wait(timeout=timeout_s)
 
-    def metrics_url(self, timeout_s: float = 30.0) -> str:
+    def metrics_url(self, timeout_s: float = 120.0) -> str:
         """Return its /metrics URL, read from its ``http.started`` log line."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

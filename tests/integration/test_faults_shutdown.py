@@ -41,9 +41,13 @@ def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishe
         alert, match = rig.start("alert"), rig.start("match")
         # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
         # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
-        rig.wait_for(
-            "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
-        )
+        try:
+            rig.wait_for(
+                "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+            )
+        except AssertionError:
+            rig.stop_all()  # no service left running after a failed start
+            raise
         with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
             try:
                 rig.wait_for("alerts", lambda: len(inbox.snapshot()) >= stop_match_at, 60, alert, match)
