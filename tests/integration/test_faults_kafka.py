@@ -26,6 +26,7 @@ pytestmark = pytest.mark.kafka
 
 # How long one broker stays away in test_one_broker_away_for_a_minute (the issue asks for 60 s).
 AWAY_S = 60
+_BUS_ERRORS = "newsmon_bus_errors_total"
 
 
 def _topics(unique: str) -> list[str]:
@@ -169,7 +170,7 @@ def test_three_matchers_and_two_alerters_joining_and_leaving_each_alert_arrives_
 
     The two alerters share one outbox, as replicas on one host share a volume (docker-compose.yml).
     """
-    n = 60
+    n = 120  # two minutes of stream: the joins and leaves below take a while on a busy machine
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port, partitions=6)
         rig.use_broker(broker)
@@ -180,12 +181,11 @@ def test_three_matchers_and_two_alerters_joining_and_leaving_each_alert_arrives_
         except AssertionError:
             rig.stop_all()
             raise
-        with Stream(broker, unique, n, per_s=1.5, partitions=6) as stream:
+        with Stream(broker, unique, n, per_s=1, partitions=6) as stream:
             try:
                 rig.wait_for("4 alerts", lambda: _received(inbox, 4), 90, *alerts, *matchers)
                 matchers.append(rig.start("match", name="match-1"))
                 alerts.append(rig.start("alert", name="alert-1"))
-                rig.wait_for("10 alerts", lambda: _received(inbox, 10), 90, *alerts, *matchers)
                 matchers.append(rig.start("match", name="match-2"))
                 rig.wait_for("every matcher owning partitions", lambda: all(map(_owning, matchers)), 120)
                 assert stream.sent < n, "the members joined mid-stream"
@@ -198,7 +198,10 @@ def test_three_matchers_and_two_alerters_joining_and_leaving_each_alert_arrives_
                 matchers.append(rig.start("match", name="match-3"))  # and one more joins
                 rig.wait_for(f"all {n} alerts", lambda: _received(inbox, n), 240, *alerts, *matchers)
                 time.sleep(3)
+                # The check for a stale position (a tansu restart) never fires on Kafka's rebalances.
+                rewinds = sum(p.metric(_BUS_ERRORS, {"operation": "rewind"}) for p in [*alerts, *matchers])
             finally:
                 codes = rig.stop_all()
     _check_each_alert_once(inbox, rig, n)
     assert set(codes.values()) == {0}, codes
+    assert rewinds == 0, rig.diagnostics()
