@@ -31,6 +31,13 @@ def _bus(quick: bool, runs: int, out: Path) -> list[Figure]:
     return figures(quick, runs)
 
 
+def _bus_kafka(quick: bool, runs: int, out: Path) -> list[Figure]:
+    """Run the bus benchmark on Apache Kafka (needs Java 17+ and Maven: `make kafka`)."""
+    from bench.bus import kafka_figures
+
+    return kafka_figures(quick, runs)
+
+
 def _matching(quick: bool, runs: int, out: Path) -> list[Figure]:
     from bench.matching import figures
 
@@ -65,7 +72,7 @@ def _soak(quick: bool, runs: int, out: Path) -> list[Figure]:
     return list(result or [])
 
 
-#: Benchmarks by name, cheapest first: the default run is all of them but ``soak``.
+#: Benchmarks by name, cheapest first: the default run is all of them but ``soak`` and ``bus_kafka``.
 BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "bus": _bus,
     "matching": _matching,
@@ -73,9 +80,10 @@ BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "ingest": _ingest,
     "pipeline": _pipeline,
 }
+BENCHMARKS["bus_kafka"] = _bus_kafka
 if (Path(__file__).resolve().parent / "soak.py").is_file():
     BENCHMARKS["soak"] = _soak
-_OPTIONAL = {"soak"}
+_OPTIONAL = {"soak", "bus_kafka"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"benchmarks to run (default: all but soak): {', '.join(BENCHMARKS)}",
+        help=f"benchmarks to run (default: all but soak and bus_kafka): {', '.join(BENCHMARKS)}",
     )
     p.add_argument(
         "--quick", action="store_true", help="small sizes and one run each; results in a temp folder"

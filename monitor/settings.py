@@ -71,6 +71,11 @@ class KafkaSettings(_Section):
     topics: TopicSettings = TopicSettings()
     partitions: int = Field(3, ge=1, description="Partitions of each topic newsmon creates at start-up.")
     replication_factor: int = Field(1, ge=1)
+    min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="min.insync.replicas of the topics newsmon creates; default: the broker's own.",
+    )
     group_prefix: str = Field(
         "newsmon", description="Consumer groups are '<prefix>-match' and '<prefix>-alert'."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,3 +26,23 @@ def metrics() -> Metrics:
 def unique() -> Iterator[str]:
     """Return a fresh suffix for group ids and topic names (groups keep their session timeout)."""
     return uuid.uuid4().hex[:10]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--broker``: the kind of broker the integration tests run on."""
+    parser.addoption(
+        "--broker",
+        choices=("tansu", "kafka"),
+        default=os.environ.get("NEWSMON_TEST_BROKER", "tansu"),
+        help="tansu: the embedded broker (default; make test). kafka: the 3-broker Apache Kafka cluster of "
+        "`make kafka` (make test-kafka). Env NEWSMON_TEST_BROKER sets the default.",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests marked for the other kind of broker (deselected, not skipped)."""
+    other = "tansu" if config.getoption("--broker") == "kafka" else "kafka"
+    dropped = [item for item in items if item.get_closest_marker(other) is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.get_closest_marker(other) is None]

@@ -18,6 +18,7 @@ from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
 from monitor.bus.producer import ResilientProducer
+from monitor.bus.records import DeadLetterRecord
 from monitor.bus.serde import encode
 from monitor.errors import BrokerError
 from monitor.ingest.feeds import load_feeds
@@ -169,13 +170,15 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
     def dead(message: DeadMessage) -> None:
         value = "[" + ",".join(a.model_dump_json() for a in message.alerts) + "]"
         deadletter.send(
-            topic=f"outbox:{message.channel}",
-            partition=-1,
-            offset=message.message_id,
-            key=message.alerts[0].id.encode() if message.alerts else None,
-            value=value.encode(),
-            reason="delivery_failed",
-            error=f"{message.attempts} attempts: {message.detail}",
+            DeadLetterRecord(
+                topic=f"outbox:{message.channel}",
+                partition=-1,
+                offset=message.message_id,
+                key=message.alerts[0].id.encode() if message.alerts else None,
+                value=value.encode(),
+                reason="delivery_failed",
+                error=f"{message.attempts} attempts: {message.detail}",
+            )
         )
 
     changelog = KafkaChangelog(producer, bus.alert_state_topic, bus.settings.partitions)

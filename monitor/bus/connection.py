@@ -122,6 +122,15 @@ class Bus:
         except KafkaError as e:
             raise BrokerError(f"no Kafka broker reachable at {','.join(self.bootstrap)}: {e}") from e
 
+    def _new_topic(self, name: str) -> NewTopic:
+        # The alert state changelog keeps the latest record of each key for ever: compaction, no retention.
+        configs = {"cleanup.policy": "compact"} if name == self.alert_state_topic else {}
+        if self.settings.min_insync_replicas is not None:
+            configs["min.insync.replicas"] = str(self.settings.min_insync_replicas)
+        return NewTopic(
+            name, self.settings.partitions, self.settings.replication_factor, topic_configs=configs
+        )
+
     def ensure_topics(self, timeout_s: float = 30.0) -> list[str]:
         """Create the missing topics, wait until the broker lists them all; return those created.
 
@@ -137,18 +146,7 @@ class Bus:
             missing = [n for n in self.topic_names if n not in existing]
             for name in missing:
                 try:
-                    # The changelog keeps the latest record of each key for ever: compaction, no retention.
-                    configs = {"cleanup.policy": "compact"} if name == self.alert_state_topic else {}
-                    admin.create_topics(
-                        [
-                            NewTopic(
-                                name,
-                                self.settings.partitions,
-                                self.settings.replication_factor,
-                                topic_configs=configs,
-                            )
-                        ]
-                    )
+                    admin.create_topics([self._new_topic(name)])
                     created.append(name)
                     _log.info("topic.created", topic=name, partitions=self.settings.partitions)
                 except TopicAlreadyExistsError:

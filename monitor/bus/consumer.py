@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -14,6 +14,7 @@ from structlog.contextvars import bound_contextvars
 
 from monitor.bus.deadletter import DeadLetter, deadletter_record
 from monitor.bus.producer import ResilientProducer
+from monitor.bus.records import ConsumedRecord, DeadLetterRecord
 from monitor.bus.serde import decode
 from monitor.errors import BrokerError, MessageError
 from monitor.logs import get_logger
@@ -165,7 +166,7 @@ class ConsumerLoop(Generic[M]):
         self._record_lag()
         return count
 
-    def _rewind_reassigned(self, batches: Mapping[TopicPartition, list[object]]) -> bool:
+    def _rewind_reassigned(self, batches: Mapping[TopicPartition, Sequence[ConsumedRecord]]) -> bool:
         """Check where each newly assigned partition was read from; rewind it if that was not its start.
 
         ``batches`` is what this poll returned, per partition: its first record's offset is where the
@@ -179,7 +180,7 @@ class ConsumerLoop(Generic[M]):
         pending = self._assignments.take()
         if not pending:
             return True
-        began = {tp: getattr(records[0], "offset") for tp, records in batches.items() if records}  # noqa: B009
+        began = {tp: records[0].offset for tp, records in batches.items() if records}
         todo = pending & set(self._consumer.assignment() or ())
         earliest = self._consumer.config.get("auto_offset_reset") != "latest"
         timeout_ms = self._commit_timeout_ms
@@ -257,56 +258,44 @@ class ConsumerLoop(Generic[M]):
             self._metrics.consumer_lag.remove(*labels)
         self._lag_partitions = seen
 
-    def _handle_record(self, record: object) -> None:
-        topic: str = getattr(record, "topic")  # noqa: B009 - kafka-python's ConsumerRecord is untyped
-        partition: int = getattr(record, "partition")  # noqa: B009
-        offset: int = getattr(record, "offset")  # noqa: B009
-        key: bytes | None = getattr(record, "key")  # noqa: B009
-        value: bytes | None = getattr(record, "value")  # noqa: B009
+    def _handle_record(self, record: ConsumedRecord) -> None:
         started = time.perf_counter()
         try:
-            message = decode(value, self._model)
+            message = decode(record.value, self._model)
         except MessageError as e:
-            self._dead(topic, partition, offset, key, value, "invalid_message", str(e))
+            self._dead(DeadLetterRecord.of(record, "invalid_message", str(e)))
             return
         context = self._log_context(message) if self._log_context is not None else {}
         with bound_contextvars(**context):
             try:
                 self._handle(message)
             except Exception as e:  # a bug or bad data in one message must not stop the stage
-                _log.exception("message.handler_failed", topic=topic, partition=partition, offset=offset)
-                self._dead(topic, partition, offset, key, value, "handler_error", f"{type(e).__name__}: {e}")
+                _log.exception(
+                    "message.handler_failed",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                self._dead(DeadLetterRecord.of(record, "handler_error", f"{type(e).__name__}: {e}"))
                 return
             finally:
                 elapsed = time.perf_counter() - started
                 self._metrics.message_duration.labels(topic=self._topic).observe(elapsed)
         self._metrics.messages_consumed.labels(topic=self._topic).inc()
 
-    def _dead(
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        value: bytes | None,
-        reason: str,
-        error: str,
-    ) -> None:
+    def _dead(self, failed: DeadLetterRecord) -> None:
         _log.warning(
             "message.deadlettered",
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            key=key.decode("utf-8", "replace") if key else None,
-            reason=reason,
-            error=error,
+            topic=failed.topic,
+            partition=failed.partition,
+            offset=failed.offset,
+            key=failed.key.decode("utf-8", "replace") if failed.key else None,
+            reason=failed.reason,
+            error=failed.error,
         )
         # Queued with the batch's other output: it is acknowledged (or re-sent) before the commit.
-        record = deadletter_record(
-            topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason, error=error
-        )
-        self._producer.send(self._deadletter.topic, key=key, value=record)
-        self._metrics.messages_deadlettered.labels(topic=self._topic, reason=reason).inc()
+        self._producer.send(self._deadletter.topic, key=failed.key, value=deadletter_record(failed))
+        self._metrics.messages_deadlettered.labels(topic=self._topic, reason=failed.reason).inc()
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set, then leave the group so partitions move at once."""

@@ -8,33 +8,26 @@ import json
 from kafka import KafkaProducer
 
 from monitor.bus.producer import ResilientProducer
+from monitor.bus.records import DeadLetterRecord
 from monitor.models import utcnow
 
 __all__ = ["DeadLetter", "deadletter_record"]
 
 
-def deadletter_record(
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
-    reason: str,
-    error: str,
-) -> bytes:
+def deadletter_record(failed: DeadLetterRecord) -> bytes:
     """Return the JSON envelope of a failed message: where it came from, why it failed, and the message.
 
     The original value is kept as text when it is UTF-8 (readable by ops) and as base64 otherwise, so it
     can be replayed byte for byte.
     """
+    key, value = failed.key, failed.value
     record: dict[str, object] = {
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
+        "topic": failed.topic,
+        "partition": failed.partition,
+        "offset": failed.offset,
         "key": key.decode("utf-8", "replace") if key else None,
-        "reason": reason,
-        "error": error,
+        "reason": failed.reason,
+        "error": failed.error,
         "failed_at": utcnow().isoformat(),
     }
     if value is not None:
@@ -59,23 +52,11 @@ class DeadLetter:
         self.topic = topic
         self._timeout_s = timeout_s
 
-    def send(
-        self,
-        *,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        value: bytes | None,
-        reason: str,
-        error: str,
-    ) -> None:
+    def send(self, failed: DeadLetterRecord) -> None:
         """Store one failed message, retrying while the broker is away.
 
         Raises:
             BrokerError: not acknowledged within the timeout; the caller keeps the message and tries later.
         """
-        payload = deadletter_record(
-            topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason, error=error
-        )
-        self._producer.send_and_wait(self.topic, key=key, value=payload, timeout_s=self._timeout_s)
+        payload = deadletter_record(failed)
+        self._producer.send_and_wait(self.topic, key=failed.key, value=payload, timeout_s=self._timeout_s)

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from monitor.alerting.outbox import Outbox
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_alert_smtp import _match_about
 from tests.smtp import Inbox
 
@@ -26,7 +26,7 @@ N = 4
 
 
 def _env(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str, port: int, group_wait_s: float
+    broker: BrokerUnderTest, tmp_path: Path, unique: str, port: int, group_wait_s: float
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
     return env | {
@@ -57,7 +57,7 @@ def _stored(path: Path) -> int:
 
 
 def test_killed_between_store_and_send_each_alert_arrives_once(
-    broker: EmbeddedBroker, smtp: tuple[Inbox, int], tmp_path: Path, unique: str
+    broker: BrokerUnderTest, smtp: tuple[Inbox, int], tmp_path: Path, unique: str
 ) -> None:
     inbox, port = smtp
     topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})

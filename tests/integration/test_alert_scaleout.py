@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from monitor.alerting.changelog import partition_of
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.models import Evidence, Match, article_id
 from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_faults_rig import Proc, Rig, smtp_server, story
 
 PARTITIONS = 3
@@ -55,7 +55,7 @@ def _match(rule: str, n: int, outlet: str) -> Match:
     )
 
 
-def _publish(broker: EmbeddedBroker, unique: str, outlet: str) -> list[str]:
+def _publish(broker: BrokerUnderTest, unique: str, outlet: str) -> list[str]:
     """Send every rule's match on every story, as carried by ``outlet``; return the match ids."""
     topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})
     bus = Bus(
@@ -112,12 +112,12 @@ def _owning(proc: Proc) -> bool:
 
 
 def test_an_alerter_killed_after_alerting_its_events_its_successor_alerts_none_again(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str
+    broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
     expected = {f"[{rule}] {story(n).title}" for rule in _rules() for n in range(STORIES)}
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port, partitions=PARTITIONS)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         a = rig.start("alert", name="alert-a", env=_host(rig, "host-a"))
         b = rig.start("alert", name="alert-b", env=_host(rig, "host-b"))
         try:

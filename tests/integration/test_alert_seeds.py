@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from monitor.alerting.outbox import Outbox
 from monitor.alerting.service import Alerter
 from monitor.app.stages import build_alert_stage
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.matching.engine import MatchEngine
@@ -30,6 +29,7 @@ from monitor.matching.inputs import read_articles
 from monitor.metrics import Metrics
 from monitor.models import Match, article_id
 from monitor.settings import AlertSettings, KafkaSettings, Settings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,7 +155,7 @@ def _republished(match: Match, outlet: str) -> Match:
 
 
 def _run_alert_stage(
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     tmp_path: Path,
     port: int,
     unique: str,
@@ -219,7 +219,7 @@ def _order(email: tuple[str, frozenset[str]]) -> tuple[str, list[str]]:
 
 
 def test_seed_feed_gives_one_email_per_watchlist_and_event(
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     smtp: tuple[Inbox, int],
     tmp_path: Path,
     unique: str,
@@ -246,7 +246,7 @@ def test_seed_feed_gives_one_email_per_watchlist_and_event(
 
 
 def test_the_same_seeds_through_two_feeds_in_shuffled_order_give_the_same_alerts(
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     smtp: tuple[Inbox, int],
     tmp_path: Path,
     unique: str,
@@ -272,7 +272,7 @@ def test_the_same_seeds_through_two_feeds_in_shuffled_order_give_the_same_alerts
 
 
 def test_two_copies_newest_first_email_each_event_once(
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     smtp: tuple[Inbox, int],
     tmp_path: Path,
     unique: str,

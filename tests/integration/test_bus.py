@@ -1,4 +1,4 @@
-"""The bus against the real embedded broker: topics, fast group joins, at-least-once, dead letters."""
+"""The bus against a real broker (tansu or Apache Kafka): topics, group joins, at-least-once, dead letters."""
 
 from __future__ import annotations
 
@@ -16,17 +16,11 @@ from monitor.bus.serde import encode
 from monitor.errors import BrokerError
 from monitor.metrics import Metrics
 from monitor.models import Article
-from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 
 
-def _bus(broker: EmbeddedBroker, unique: str) -> Bus:
-    topics = TopicSettings(
-        articles=f"articles-{unique}",
-        matches=f"matches-{unique}",
-        alerts=f"alerts-{unique}",
-        deadletter=f"deadletter-{unique}",
-    )
-    return Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics, partitions=3), embedded=True)
+def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
+    return broker.bus(unique, partitions=3)
 
 
 def _article(n: int) -> Article:
@@ -46,7 +40,7 @@ def _drain(bus: Bus, topic: str, group: str, expected: int, timeout_s: float = 2
     return got
 
 
-def test_ensure_topics_creates_every_topic_once(broker: EmbeddedBroker, unique: str) -> None:
+def test_ensure_topics_creates_every_topic_once(broker: BrokerUnderTest, unique: str) -> None:
     bus = _bus(broker, unique)
     bus.ensure_topics()
     bus.ensure_topics()  # second call finds them and creates nothing
@@ -59,7 +53,7 @@ def test_ensure_topics_creates_every_topic_once(broker: EmbeddedBroker, unique: 
 
 
 def test_consumer_loop_handles_commits_and_deadletters_bad_messages(
-    broker: EmbeddedBroker, unique: str, metrics: Metrics
+    broker: BrokerUnderTest, unique: str, metrics: Metrics
 ) -> None:
     bus = _bus(broker, unique)
     bus.ensure_topics()
@@ -133,11 +127,15 @@ def test_consumer_loop_handles_commits_and_deadletters_bad_messages(
     assert again == ["a3"]
 
 
-def test_broker_refuses_a_port_in_use(broker: EmbeddedBroker) -> None:
-    with pytest.raises(BrokerError, match=f"port {broker.port} .* already in use"):
-        EmbeddedBroker(port=broker.port).start()
+@pytest.mark.tansu
+def test_broker_refuses_a_port_in_use(broker: BrokerUnderTest) -> None:
+    assert broker.embedded is not None
+    port = broker.embedded.port
+    with pytest.raises(BrokerError, match=f"port {port} .* already in use"):
+        EmbeddedBroker(port=port).start()
 
 
+@pytest.mark.tansu
 def test_broker_stops_cleanly() -> None:
     b = EmbeddedBroker(port=free_port()).start()
     assert b.alive()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.bus.broker import EmbeddedBroker
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_faults_rig import SEED, Inbox, Proc, Rig, Stream, smtp_server, subject
 
 
@@ -53,7 +53,7 @@ def _killed_and_restarted(rig: Rig, proc: Proc, *args: str) -> Proc:
 
 
 def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str
+    broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
     rng = random.Random(SEED)
     n = 60
@@ -62,14 +62,18 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
     hold_for_s = rng.uniform(0.0, 0.5)
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         alert = rig.start("alert")
         match = rig.start("match")
         # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
         # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
-        rig.wait_for(
-            "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
-        )
+        try:
+            rig.wait_for(
+                "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+            )
+        except AssertionError:
+            rig.stop_all()  # no service left running after a failed start
+            raise
         with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
             try:
                 received = lambda k: lambda: len(inbox.snapshot()) >= k  # noqa: E731
@@ -100,7 +104,7 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
 
 
 def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str
+    broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
     rng = random.Random(SEED)
     victim = rng.randrange(3)
@@ -108,19 +112,23 @@ def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
     kill_at = rng.randint(8, 16)
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port, partitions=6)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         alert = rig.start("alert")
         matchers = [rig.start("match", name=f"match-{i}") for i in range(3)]
         lag = "newsmon_consumer_lag_messages"
         # The stream starts once every matcher owns partitions: started earlier, on a loaded machine it can
         # be over (8 s at 6/s) before three matchers have loaded spaCy and joined, and nothing is mid-stream.
-        rig.wait_for(
-            "every matcher owning partitions",
-            lambda: all(m.label_values(lag, "partition") for m in matchers),
-            60,
-            alert,
-            *matchers,
-        )
+        try:
+            rig.wait_for(
+                "every matcher owning partitions",
+                lambda: all(m.label_values(lag, "partition") for m in matchers),
+                60,
+                alert,
+                *matchers,
+            )
+        except AssertionError:
+            rig.stop_all()  # no service left running after a failed start
+            raise
         before = [m.label_values(lag, "partition") for m in matchers]
         with Stream(broker, unique, n, per_s=6, partitions=6) as stream:
             try:

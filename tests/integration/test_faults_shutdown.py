@@ -12,8 +12,8 @@ import signal
 import time
 from pathlib import Path
 
-from monitor.bus.broker import EmbeddedBroker, free_port
 from monitor.demo.serve import LocalFeedServer
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_faults_rig import SEED, Proc, Rig, Stream, smtp_server, subject
 
 GRACE_S = 10.0  # Kubernetes gives 30 s by default; we promise a third of it
@@ -30,20 +30,24 @@ def _terminated(proc: Proc) -> float:
 
 
 def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishes_the_work(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str
+    broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
     rng = random.Random(SEED)
     n = 50
     stop_match_at, stop_alert_after = rng.randint(4, 8), rng.randint(2, 5)
     with smtp_server() as (inbox, smtp_port):
         rig = Rig(tmp_path, unique, smtp_port)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
         # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
         # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
-        rig.wait_for(
-            "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
-        )
+        try:
+            rig.wait_for(
+                "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+            )
+        except AssertionError:
+            rig.stop_all()  # no service left running after a failed start
+            raise
         with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
             try:
                 rig.wait_for("alerts", lambda: len(inbox.snapshot()) >= stop_match_at, 60, alert, match)
@@ -67,13 +71,12 @@ def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishe
 
 
 def test_sigterm_while_the_broker_is_away_stops_quickly_and_loses_nothing(
-    tmp_path: Path, unique: str
+    own_broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
-    port = free_port()
-    broker = EmbeddedBroker(port=port).start()
+    broker = own_broker
     with smtp_server() as (inbox, smtp_port), LocalFeedServer(tmp_path / "site") as site:
         rig = Rig(tmp_path, unique, smtp_port)
-        rig.use_broker(broker.bootstrap_servers)
+        rig.use_broker(broker)
         rig.serve_feed(site.url("wire.xml"), range(0, 3))
         services = [rig.start("alert"), rig.start("match"), rig.start("ingest")]
         try:
@@ -83,14 +86,13 @@ def test_sigterm_while_the_broker_is_away_stops_quickly_and_loses_nothing(
             time.sleep(3)
             took = {p.name: _terminated(p) for p in services}
 
-            # Back with an empty broker: what the ingestor could not publish was never marked seen.
-            broker = EmbeddedBroker(port=port).start()
+            # Back (tansu: empty): what the ingestor could not publish was never marked seen.
+            broker.start()
             services = [rig.start("alert"), rig.start("match"), rig.start("ingest")]
             rig.wait_for("the stories of the outage", lambda: len(inbox.snapshot()) >= 6, 60, *services)
             time.sleep(3)
         finally:
             codes = rig.stop_all()
-            broker.stop()
 
     slow = {name: round(s, 1) for name, s in took.items() if s >= GRACE_S}
     assert not slow, f"took longer than {GRACE_S} s to stop with the broker away: {slow}"

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import free_port
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_alert_smtp import _match
 from tests.integration.test_faults_rig import Rig
 from tests.smtp import smtp_server
@@ -90,12 +91,12 @@ def echo_smtp() -> Iterator[int]:
 
 
 def test_failing_receivers_never_reveal_their_secrets(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str, bot_api: str, echo_smtp: int
+    broker: BrokerUnderTest, tmp_path: Path, unique: str, bot_api: str, echo_smtp: int
 ) -> None:
     rig = Rig(
         tmp_path, unique, smtp_port=free_port()
     )  # nothing listens on that port: the SMTP server is down
-    rig.use_broker(broker.bootstrap_servers)
+    rig.use_broker(broker)
     receivers = {
         "mail": {
             "urls": [

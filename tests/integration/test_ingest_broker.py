@@ -19,7 +19,6 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.app.stages import build_ingest_stage
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.ingest.feeds import load_feeds
@@ -30,6 +29,7 @@ from monitor.ingest.service import IngestOptions, IngestService
 from monitor.metrics import Metrics
 from monitor.models import Article
 from monitor.settings import IngestSettings, KafkaSettings, Settings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.integration.test_ingest_http import FeedServer, endless, feed, hang, rss, serve_feeds, status
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
@@ -125,7 +125,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 </channel></rss>"""
 
 
-def _bus(broker: EmbeddedBroker, unique: str) -> Bus:
+def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
     topics = TopicSettings(
         articles=f"articles-{unique}",
         matches=f"matches-{unique}",
@@ -212,7 +212,7 @@ def _service(
 
 
 def test_exactly_the_right_articles_reach_the_broker_across_restarts(
-    broker: EmbeddedBroker, unique: str, tmp_path: Path, site: FeedServer
+    broker: BrokerUnderTest, unique: str, tmp_path: Path, site: FeedServer
 ) -> None:
     bus = _bus(broker, unique)
     ids = [*FORMATS, "changing", "flaky", "limited", "malformed", "hang", "huge", "hostile"]
@@ -303,7 +303,7 @@ def test_exactly_the_right_articles_reach_the_broker_across_restarts(
 
 
 def test_the_stage_wired_from_settings_publishes_and_reloads_its_feeds_file(
-    broker: EmbeddedBroker, unique: str, tmp_path: Path
+    broker: BrokerUnderTest, unique: str, tmp_path: Path
 ) -> None:
     bus = _bus(broker, unique)
     with serve_feeds() as server:

@@ -15,12 +15,12 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from monitor.app.stages import build_match_stage
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import decode, encode
 from monitor.metrics import Metrics
 from monitor.models import Article, Match
 from monitor.settings import KafkaSettings, MatchSettings, Settings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.unit.matching.test_rules_loader import ENTITIES, RULE
 
 _TIMEOUT_S = 30.0
@@ -51,7 +51,7 @@ def _article(n: int) -> Article:
 
 
 def test_rules_reload_while_the_stage_runs(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str, metrics: Metrics
+    broker: BrokerUnderTest, tmp_path: Path, unique: str, metrics: Metrics
 ) -> None:
     (tmp_path / "entities.yaml").write_text(ENTITIES, encoding="utf-8")
     rule_file = tmp_path / "summit.yaml"

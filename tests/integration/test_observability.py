@@ -26,8 +26,9 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import free_port
 from monitor.demo.serve import LocalFeedServer
+from tests.integration.brokers import BrokerUnderTest
 from tests.seeds import Seed, load_seeds, seeds_as_rss
 from tests.unit.deploy.promtools import PROMETHEUS_DIR, REPO, find_tool
 from tests.unit.deploy.queries import PanelQuery, grouping_labels, panel_queries, rules
@@ -127,7 +128,7 @@ def _start_prometheus(tmp_path: Path, newsmon_port: int) -> tuple[subprocess.Pop
 
 
 @pytest.fixture(scope="module")
-def run(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Run]:
+def run(broker: BrokerUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Run]:
     """Run the pipeline on the seed feed under a real Prometheus, with every test-only failure driven."""
     tmp_path = tmp_path_factory.mktemp("observability")
     unique = os.urandom(5).hex()

@@ -8,26 +8,19 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
 from monitor.bus.serde import encode
 from monitor.metrics import Metrics
 from monitor.models import Article
-from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 
 _MESSAGES = 10
 
 
-def _bus(broker: EmbeddedBroker, unique: str) -> Bus:
-    topics = TopicSettings(
-        articles=f"articles-{unique}",
-        matches=f"matches-{unique}",
-        alerts=f"alerts-{unique}",
-        deadletter=f"deadletter-{unique}",
-    )
-    return Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics, partitions=3), embedded=True)
+def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
+    return broker.bus(unique, partitions=3)
 
 
 def _loop(bus: Bus, metrics: Metrics, group: str, handle: Callable[[Article], None]) -> ConsumerLoop[Article]:
@@ -53,7 +46,7 @@ def _lag(metrics: Metrics) -> dict[str, float]:
     }
 
 
-def test_lag_counts_down_as_messages_are_handled(broker: EmbeddedBroker, unique: str) -> None:
+def test_lag_counts_down_as_messages_are_handled(broker: BrokerUnderTest, unique: str) -> None:
     bus = _bus(broker, unique)
     bus.ensure_topics()
     producer = bus.producer()
@@ -91,7 +84,7 @@ def _stopped() -> threading.Event:
     return stop
 
 
-def test_a_member_drops_the_partitions_a_rebalance_moves_away(broker: EmbeddedBroker, unique: str) -> None:
+def test_a_member_drops_the_partitions_a_rebalance_moves_away(broker: BrokerUnderTest, unique: str) -> None:
     bus = _bus(broker, unique)
     bus.ensure_topics()
     group = f"rebalance-{unique}"

@@ -1,5 +1,5 @@
 """The walking skeleton end to end: seed articles as an RSS feed over HTTP → three newsmon processes on
-the real embedded broker → alerts at a real SMTP server, through apprise's mailto://."""
+a real broker (tansu, or Apache Kafka) → alerts at a real SMTP server, through apprise's mailto://."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from monitor.bus.broker import EmbeddedBroker
 from monitor.demo.serve import LocalFeedServer
+from tests.integration.brokers import BrokerUnderTest
 from tests.seeds import SEEDS, load_seeds, seeds_as_rss
 from tests.smtp import Inbox
 
@@ -34,7 +34,7 @@ def _seed_of(url: str) -> str:
 
 
 def test_seed_feed_reaches_smtp_as_one_alert_per_watchlist_and_event(
-    broker: EmbeddedBroker, smtp: tuple[Inbox, int], tmp_path: Path, unique: str
+    broker: BrokerUnderTest, smtp: tuple[Inbox, int], tmp_path: Path, unique: str
 ) -> None:
     seeds = load_seeds()
     labels = yaml.safe_load((SEEDS / "labels.yaml").read_text(encoding="utf-8"))
@@ -49,12 +49,10 @@ def test_seed_feed_reaches_smtp_as_one_alert_per_watchlist_and_event(
             yaml.safe_dump({"feeds": [{"id": "seeds", "url": server.url("seeds.xml"), "language": "fr"}]})
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
+        # The broker's address and group timeouts (on tansu the ones `newsmon broker` tells users to set).
+        env |= broker.env()
         env |= {
-            "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps(broker.bootstrap_servers),
             "NEWSMON_KAFKA__GROUP_PREFIX": f"e2e-{unique}",
-            # The embedded broker's timeouts, as `newsmon broker` tells its users to set them.
-            "NEWSMON_KAFKA__SESSION_TIMEOUT_MS": "2000",
-            "NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
             **{
                 f"NEWSMON_KAFKA__TOPICS__{t.upper()}": f"{t}-{unique}"
                 for t in ("articles", "matches", "alerts", "deadletter")

@@ -7,12 +7,12 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.matching.backtest import run_backtest
 from monitor.models import Article, utcnow
 from monitor.settings import KafkaSettings, TopicSettings
+from tests.integration.brokers import BrokerUnderTest
 from tests.unit.matching.test_rules_loader import ENTITIES, RULE
 
 
@@ -27,7 +27,7 @@ def _article(n: int, text: str) -> Article:
     )
 
 
-def test_backtest_counts_hits_per_rule(broker: EmbeddedBroker, tmp_path: Path, unique: str) -> None:
+def test_backtest_counts_hits_per_rule(broker: BrokerUnderTest, tmp_path: Path, unique: str) -> None:
     (tmp_path / "entities.yaml").write_text(ENTITIES, encoding="utf-8")
     (tmp_path / "summit.yaml").write_text(RULE, encoding="utf-8")
     topics = TopicSettings(
@@ -69,7 +69,7 @@ def test_backtest_counts_hits_per_rule(broker: EmbeddedBroker, tmp_path: Path, u
     assert json.loads(later.getvalue())["articles"] == 0
 
 
-def test_backtest_reports_a_missing_topic(broker: EmbeddedBroker, tmp_path: Path, unique: str) -> None:
+def test_backtest_reports_a_missing_topic(broker: BrokerUnderTest, tmp_path: Path, unique: str) -> None:
     (tmp_path / "entities.yaml").write_text(ENTITIES, encoding="utf-8")
     (tmp_path / "summit.yaml").write_text(RULE, encoding="utf-8")
     kafka = KafkaSettings(topics=TopicSettings(articles=f"absent-{unique}"))

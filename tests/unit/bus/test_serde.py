@@ -8,6 +8,7 @@ import json
 import pytest
 
 from monitor.bus.deadletter import deadletter_record
+from monitor.bus.records import DeadLetterRecord
 from monitor.bus.serde import decode, encode
 from monitor.errors import MessageError
 from monitor.models import Article
@@ -34,14 +35,8 @@ def test_bad_messages_raise_message_error(value: bytes | None, needle: str) -> N
 
 
 def test_deadletter_record_keeps_the_original_bytes() -> None:
-    text = json.loads(
-        deadletter_record(topic="t", partition=1, offset=7, key=b"k", value=b"{bad", reason="r", error="e")
-    )
+    text = json.loads(deadletter_record(DeadLetterRecord("t", 1, 7, b"k", b"{bad", "invalid_message", "e")))
     assert (text["topic"], text["partition"], text["offset"], text["value"]) == ("t", 1, 7, "{bad")
-    raw = json.loads(
-        deadletter_record(
-            topic="t", partition=0, offset=0, key=None, value=b"\xff\x00", reason="r", error="e"
-        )
-    )
+    raw = json.loads(deadletter_record(DeadLetterRecord("t", 0, 0, None, b"\xff\x00", "handler_error", "e")))
     assert base64.b64decode(raw["value_base64"]) == b"\xff\x00"
     assert raw["key"] is None
