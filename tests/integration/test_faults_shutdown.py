@@ -40,7 +40,7 @@ def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishe
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
         # Only once both own partitions: on a loaded machine, loading spaCy and joining can outlast the
-        # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
+        # whole stream (25 s at 2/s), and then nothing would be mid-stream when the service is stopped.
         try:
             rig.wait_for(
                 "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
@@ -48,7 +48,9 @@ def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishe
         except AssertionError:
             rig.stop_all()  # no service left running after a failed start
             raise
-        with Stream(broker, unique, n, per_s=5, partitions=3) as stream:
+        # 25 s of stream: a restarted matcher must rejoin (on Apache Kafka after the group's 3 s initial
+        # rebalance delay) and alert again before the alerter is stopped, still mid-stream.
+        with Stream(broker, unique, n, per_s=2, partitions=3) as stream:
             try:
                 rig.wait_for("alerts", lambda: len(inbox.snapshot()) >= stop_match_at, 60, alert, match)
                 match_took = _terminated(match)
