@@ -374,7 +374,17 @@ def test_consumer_lag_is_reported_per_partition(run: _Run) -> None:
 
 # The alerter's events about itself, not about one alert: they carry no alert's ids.
 _ALERTER_EVENTS = frozenset(
-    {"alert.retried_pending", "alert.tick_failed", "alert.receiver_url_suspect", "alert.leases_released"}
+    {
+        "alert.retried_pending",
+        "alert.tick_failed",
+        "alert.receiver_url_suspect",
+        "alert.leases_released",
+        "alert.state_restored",
+        "alert.state_restore_failed",
+        "alert.state_restore_close_failed",
+        "alert.state_record_skipped",
+        "alert.state_write_failed",
+    }
 )
 
 
