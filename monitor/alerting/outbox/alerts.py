@@ -59,13 +59,7 @@ class AlertStore(MessageQueue):
         """
         stamp = ts(now)
         with self._transaction() as cur:
-            cur.execute(
-                """
-                INSERT INTO alerts (id, rule, stored_at, alert_json) VALUES (?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET alert_json = excluded.alert_json
-                """,
-                (alert.id, alert.rule, stamp, alert.model_dump_json()),
-            )
+            self._upsert_alert(cur, alert, stamp)
             if report is not None:
                 match_id, rule, article_id = report.match_id, report.rule, report.article_id
                 event_time, reason, data = report.event_time, report.reason, report.report
@@ -165,3 +159,14 @@ class AlertStore(MessageQueue):
             StoredAlert(Alert.model_validate_json(data), dt(stored_at), states[i], why.get(i, {}), into)
             for i, stored_at, data, into in alerts
         ]
+
+    @staticmethod
+    def _upsert_alert(cur: sqlite3.Cursor, alert: Alert, stamp: str) -> None:
+        """Store ``alert``'s latest revision (its first ``stored_at`` is kept)."""
+        cur.execute(
+            """
+            INSERT INTO alerts (id, rule, stored_at, alert_json) VALUES (?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET alert_json = excluded.alert_json
+            """,
+            (alert.id, alert.rule, stamp, alert.model_dump_json()),
+        )

@@ -29,13 +29,7 @@ class Replica(AlertStore):
         """Store ``alert``'s revision from another alerter, with the alerts merged into it."""
         stamp = ts(now)
         with self._transaction() as cur:
-            cur.execute(
-                """
-                INSERT INTO alerts (id, rule, stored_at, alert_json) VALUES (?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET alert_json = excluded.alert_json
-                """,
-                (alert.id, alert.rule, stamp, alert.model_dump_json()),
-            )
+            self._upsert_alert(cur, alert, stamp)
             for other in merged:
                 self._merge(cur, other, alert.id, stamp)
 
