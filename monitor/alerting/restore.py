@@ -37,6 +37,8 @@ class Restored:
     alerts: int
     sent: int
     seconds: float
+    #: The alerts whose revisions were applied (``Alerter.adopt`` looks at their first messages).
+    alert_ids: tuple[str, ...] = ()
 
 
 def apply_record(outbox: Outbox, record: StateRecord) -> None:
@@ -82,6 +84,7 @@ def restore_partitions(
     started = time.monotonic()
     wanted = sorted(set(partitions))
     counts = {"report": 0, "alert": 0, "sent": 0}
+    alert_ids: dict[str, None] = {}
     if not wanted:
         return Restored((), 0, 0, 0, 0.0)
     consumer = consumer_factory()
@@ -107,6 +110,8 @@ def restore_partitions(
                         continue
                     apply_record(outbox, decoded)
                     counts[decoded.kind] += 1
+                    if isinstance(decoded, AlertRecord):
+                        alert_ids[decoded.alert.id] = None
     except KafkaError as e:
         raise BrokerError(f"cannot restore {topic} {wanted}: {type(e).__name__}: {e}") from e
     finally:
@@ -115,5 +120,10 @@ def restore_partitions(
         except KafkaError as e:
             _log.debug("alert.state_restore_close_failed", error=str(e))
     return Restored(
-        tuple(wanted), counts["report"], counts["alert"], counts["sent"], time.monotonic() - started
+        tuple(wanted),
+        counts["report"],
+        counts["alert"],
+        counts["sent"],
+        time.monotonic() - started,
+        tuple(alert_ids),
     )

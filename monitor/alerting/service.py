@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TextIO
 
@@ -20,6 +20,7 @@ from monitor.alerting.deliver import Channel, build_channels
 from monitor.alerting.dispatch import Dispatcher
 from monitor.alerting.folding import BUILTIN_CHANNELS, Folder
 from monitor.alerting.outbox import Outbox
+from monitor.alerting.ownership import Ownership
 from monitor.alerting.policy import AlertPolicy, DeadMessage
 from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.render import Renderer
@@ -57,6 +58,7 @@ class Alerter:
         clock: Callable[[], datetime] = utcnow,
         deadletter: Callable[[DeadMessage], None] | None = None,
         changelog: Changelog | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
@@ -68,6 +70,7 @@ class Alerter:
             c.name: (receiver_of or {}).get(c.name, getattr(c, "receiver", c.name)) for c in channels
         }
         self._clock = clock
+        self._ownership = ownership
         self._lock = threading.RLock()
         self._folder = Folder(
             outbox,
@@ -88,6 +91,7 @@ class Alerter:
             clock=clock,
             deadletter=deadletter,
             changelog=changelog,
+            owns=ownership.owns if ownership is not None else None,
         )
         # Read at scrape time: the outbox, not this process, knows what is still undelivered after a restart.
         metrics.outbox_pending.set_function(outbox.pending_count)
@@ -128,16 +132,92 @@ class Alerter:
         """Send every message now due; return how many were delivered."""
         return self.flush(self._clock())
 
+    def release_orphaned_leases(self) -> int:
+        """Release the sends a killed process had leased; return how many (they are pending again).
+
+        With an ``Ownership`` they go once this alerter owns their watchlists' partition again, unless
+        the changelog says another alerter sent them meanwhile.
+        """
+        with self._lock:
+            released = self.outbox.release_orphaned_leases(self._clock())
+        if released:
+            log.warning("alert.leases_released", messages=released, why="their sender died mid-send")
+        return released
+
     def retry_pending(self) -> int:
         """Send every pending message now, whatever its due time; return how many were delivered.
 
         Call it at start-up: it finishes what a crash, a stop or a dead receiver left undone, including
         the sends a killed process had leased (they would otherwise wait for the lease to expire).
         """
-        released = self.outbox.release_orphaned_leases(self._clock())
-        if released:
-            log.warning("alert.leases_released", messages=released, why="their sender died mid-send")
+        self.release_orphaned_leases()
         return self.flush(None)
+
+    def assign(self, partitions: Iterable[int], restored: Iterable[str] = ()) -> tuple[int, int]:
+        """Own ``partitions`` (after their state was restored); return (messages taken back, adopted).
+
+        What this outbox parked about their watchlists is pending again, and the first messages of the
+        ``restored`` alerts no alerter confirmed are scheduled (``adopt``).
+        """
+        with self._lock:
+            if self._ownership is not None:
+                self._ownership.assign(partitions)
+                taken = self.outbox.take_back(self._ownership.owns, self._clock())
+            else:
+                taken = 0
+            return taken, self.adopt(restored)
+
+    def revoke(self, partitions: Iterable[int]) -> int:
+        """Stop owning ``partitions``; park their pending messages; return how many were parked.
+
+        Runs under the lock, so a send under way finishes (and its delivery reaches the changelog)
+        before the partitions go to another alerter.
+        """
+        with self._lock:
+            if self._ownership is None:
+                return 0
+            self._ownership.revoke(partitions)
+            return self.hand_over()
+
+    def hand_over(self) -> int:
+        """Park the pending messages of the watchlists this alerter does not own; return how many."""
+        if self._ownership is None:
+            return 0
+        with self._lock:
+            parked = self.outbox.hand_over(self._ownership.owns, self._clock())
+        if parked:
+            log.info("alert.handed_over", messages=parked, why="their watchlists' partitions are not ours")
+        return parked
+
+    def adopt(self, alert_ids: Iterable[str]) -> int:
+        """Schedule the first message of each of ``alert_ids`` that this outbox never had; return how many.
+
+        Called after a restore: these alerts came from another alerter through the changelog. One with
+        no message here on a channel, sent or otherwise, is one whose first message no alerter confirmed
+        (its creator was killed or lost the partition before the send was recorded), so the new owner
+        sends it, after the usual group wait. Alerts older than the dedup window are no longer news and
+        are left alone, as are alerts merged into another (that one carries them).
+        """
+        with self._lock:
+            now = self._clock()
+            horizon = now - self.policy.dedup.window
+            scheduled = 0
+            for alert_id in dict.fromkeys(alert_ids):
+                alert = self.outbox.alert(alert_id)
+                if alert is None or alert.id != alert_id or alert.created_at < horizon:
+                    continue
+                channels = [
+                    c
+                    for c in self._folder.channels(alert.receivers)
+                    if not self.outbox.has_message(alert.id, c)
+                ]
+                if channels:
+                    self.outbox.record(
+                        alert, now=now, change="new", channels=channels, policy=self.policy.groups
+                    )
+                    scheduled += len(channels)
+                    log.info("alert.adopted", alert_id=alert.id, rule=alert.rule, channels=channels)
+            return scheduled
 
     def resend(self, alert_id: str, receiver: str | None = None) -> int:
         """Send alert ``alert_id`` again to its receivers (or to ``receiver``); return messages delivered.
@@ -175,6 +255,7 @@ def build_alerter(
     clock: Callable[[], datetime] = utcnow,
     deadletter: Callable[[DeadMessage], None] | None = None,
     changelog: Changelog | None = None,
+    ownership: Ownership | None = None,
 ) -> Alerter:
     """Return the alerter ``settings`` describe: console if enabled, JSONL log always, every receiver.
 
@@ -197,4 +278,5 @@ def build_alerter(
         clock=clock,
         deadletter=deadletter,
         changelog=changelog,
+        ownership=ownership,
     )

@@ -158,6 +158,7 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
 
     A message given up after its last retry goes to the deadletter topic with the alerts it carried.
     """
+    from monitor.alerting.ownership import Ownership
     from monitor.alerting.restore import restore_partitions
     from monitor.alerting.service import DeadMessage
     from monitor.alerting.stage import AlertStage
@@ -182,10 +183,14 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
         )
 
     changelog = KafkaChangelog(producer, bus.alert_state_topic, bus.settings.partitions)
-    alerter = build_alerter(settings.alert, metrics, console=console, deadletter=dead, changelog=changelog)
-    retried = alerter.retry_pending()
-    if retried:
-        _log.info("alert.retried_pending", messages=retried)
+    # Only the owner of a watchlist's partition delivers its messages (see alerting/ownership.py):
+    # nothing is owned until the group assigns partitions, and a restore comes first.
+    ownership = Ownership(bus.settings.partitions)
+    alerter = build_alerter(
+        settings.alert, metrics, console=console, deadletter=dead, changelog=changelog, ownership=ownership
+    )
+    alerter.release_orphaned_leases()
+    alerter.hand_over()  # nothing is owned yet: what is pending waits for its partition's assignment
 
     def handle(match: Match) -> None:
         with changelog.batched():
@@ -201,16 +206,30 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
                 restored = restore_partitions(bus.reader, bus.alert_state_topic, partitions, alerter.outbox)
                 alerter.forget_index()
         except BrokerError as e:
-            _log.error("alert.state_restore_failed", partitions=sorted(partitions), error=str(e))
+            # Owned all the same: its new alerts must go out; what the state lacked may be sent again.
+            alerter.assign(partitions)
+            _log.error(
+                "alert.state_restore_failed",
+                partitions=sorted(partitions),
+                error=str(e),
+                consequence="events another alerter already alerted may be alerted again",
+            )
             return
+        taken, adopted = alerter.assign(partitions, restored.alert_ids)
         _log.info(
             "alert.state_restored",
             partitions=list(restored.partitions),
             reports=restored.reports,
             alerts=restored.alerts,
             sent=restored.sent,
+            taken_back=taken,
+            adopted=adopted,
             seconds=round(restored.seconds, 3),
         )
+
+    def revoke(revoked: set[TopicPartition]) -> None:
+        """Stop delivering for the watchlists of ``revoked``; a send under way finishes first (the lock)."""
+        alerter.revoke({tp.partition for tp in revoked if tp.topic == topics.matches})
 
     loop: ConsumerLoop[Match] = ConsumerLoop(
         consumer=bus.consumer(f"{bus.settings.group_prefix}-alert", topics.matches),
@@ -223,5 +242,6 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
         log_context=lambda match: {"match_id": match.id, "rule": match.rule, "article_id": match.article.id},
         commit_timeout_ms=bus.settings.commit_timeout_ms,
         on_assigned=restore,
+        on_revoked=revoke,
     )
     return AlertStage("alert", loop, producer, alerter, tick_s=settings.alert.tick_s)

@@ -41,13 +41,22 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
     such as ``committed()`` must not be made.
     """
 
-    def __init__(self, on_assigned: Callable[[set[TopicPartition]], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_assigned: Callable[[set[TopicPartition]], None] | None = None,
+        on_revoked: Callable[[set[TopicPartition]], None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._pending: set[TopicPartition] = set()
         self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Nothing to do: a batch is committed before the next poll can rebalance."""
+        """Run the stage's hook (a batch is committed before the next poll can rebalance)."""
+        partitions = set(revoked)
+        if self._on_revoked is not None and partitions:
+            # Inside poll(), before the group hands these partitions to another member.
+            self._on_revoked(partitions)
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         """Note ``assigned`` for the loop's next rewind; run the stage's hook before any record of them."""
@@ -90,7 +99,8 @@ class ConsumerLoop(Generic[M]):
     line written while it is handled, by this loop and by the core it calls, so one grep finds its story.
 
     ``on_assigned`` runs when a rebalance hands this member partitions, before any of their records is
-    handled: the alert stage restores their state there.
+    handled: the alert stage restores their state there. ``on_revoked`` runs before the group hands
+    partitions to another member: the alert stage stops delivering for their watchlists there.
     """
 
     def __init__(
@@ -107,6 +117,7 @@ class ConsumerLoop(Generic[M]):
         log_context: Callable[[M], Mapping[str, object]] | None = None,
         commit_timeout_ms: int = 5000,
         on_assigned: Callable[[set[TopicPartition]], None] | None = None,
+        on_revoked: Callable[[set[TopicPartition]], None] | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = ResilientProducer.wrap(producer)
@@ -126,7 +137,7 @@ class ConsumerLoop(Generic[M]):
             metrics.messages_deadlettered.labels(topic=topic, reason=reason)
         for operation in ("poll", "commit", "rewind", "rewind_check"):
             metrics.bus_errors.labels(operation=operation)
-        self._assignments = _Assignments(on_assigned)
+        self._assignments = _Assignments(on_assigned, on_revoked)
         subscribed = sorted(consumer.subscription() or ())
         if subscribed:  # a consumer given partitions by hand (assign) has no rebalances to follow
             consumer.subscribe(topics=subscribed, listener=self._assignments)

@@ -10,10 +10,15 @@ arrives: still nothing new to send.
 
 from __future__ import annotations
 
+import json
+import random
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from monitor.alerting.changelog import partition_of
 from monitor.bus.connection import Bus
@@ -21,7 +26,7 @@ from monitor.bus.serde import encode
 from monitor.models import Evidence, Match, article_id
 from monitor.settings import KafkaSettings, TopicSettings
 from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_faults_rig import Proc, Rig, smtp_server, story
+from tests.integration.test_faults_rig import SEED, Proc, Rig, smtp_server, story
 
 PARTITIONS = 3
 STORIES = 4
@@ -55,8 +60,11 @@ def _match(rule: str, n: int, outlet: str) -> Match:
     )
 
 
-def _publish(broker: BrokerUnderTest, unique: str, outlet: str) -> list[str]:
-    """Send every rule's match on every story, as carried by ``outlet``; return the match ids."""
+def _publish(broker: BrokerUnderTest, unique: str, outlet: str, pause_s: float = 0.0) -> list[str]:
+    """Send every rule's match on every story, as carried by ``outlet``; return the match ids.
+
+    With ``pause_s``, each match is flushed on its own and followed by that pause (a stream).
+    """
     topics = TopicSettings(**{t: f"{t}-{unique}" for t in ("articles", "matches", "alerts", "deadletter")})
     bus = Bus(
         tuple(broker.bootstrap_servers),
@@ -71,6 +79,9 @@ def _publish(broker: BrokerUnderTest, unique: str, outlet: str) -> list[str]:
             match = _match(rule, n, outlet)
             producer.send(topics.matches, key=rule.encode(), value=encode(match))
             ids.append(match.id)
+            if pause_s:
+                producer.flush()
+                time.sleep(pause_s)
     producer.flush()
     producer.close()
     return ids
@@ -104,7 +115,9 @@ def _handled(rig: Rig, ids: list[str]) -> bool:
 
 
 def _pending(rig: Rig, name: str) -> int:
-    return len(_rows(rig, name, "SELECT id FROM messages WHERE state = 'pending' AND channel = 'apprise'"))
+    """Return how many first messages of an alert ``name`` has still to send (follow-ups wait an hour)."""
+    sql = "SELECT id FROM messages WHERE state = 'pending' AND channel = 'apprise' AND kind = 'new'"
+    return len(_rows(rig, name, sql))
 
 
 def _owning(proc: Proc) -> bool:
@@ -158,3 +171,91 @@ def test_an_alerter_killed_after_alerting_its_events_its_successor_alerts_none_a
     assert inbox.duplicates() == {}, context
     assert sorted(inbox.snapshot()) == sorted(expected), context
     assert codes[survivor.name] == 0, context
+
+
+KILLS = 5
+COPIES = 4  # outlet-0 carries the first report of every event; the others arrive after it
+
+
+def _window(rig: Rig, host: str, received: set[str]) -> set[str]:
+    """Return the subjects the SMTP server already had whose send ``host``'s outbox had leased, not recorded.
+
+    Read right after the host was killed: a message in this state is the documented window (the
+    server accepted it, the kill came before the outbox and the changelog knew), and whoever sends it
+    next sends it again.
+    """
+    rows = _rows(
+        rig,
+        host,
+        """
+        SELECT a.alert_json FROM messages m
+        JOIN message_alerts ma ON ma.message_id = m.id JOIN alerts a ON a.id = ma.alert_id
+        WHERE m.channel = 'apprise' AND m.kind = 'new' AND m.state = 'pending' AND m.lease_until IS NOT NULL
+        """,
+    )
+    subjects = {f"[{a['rule']}] {a['title']}" for a in (json.loads(str(r[0])) for r in rows)}
+    return subjects & received
+
+
+def test_two_alerters_killed_at_random_moments_email_each_event_once_apart_from_the_smtp_window(
+    broker: BrokerUnderTest, tmp_path: Path, unique: str, request: pytest.FixtureRequest
+) -> None:
+    """Either alerter is killed (SIGKILL) at seeded random moments while copies of the stories stream in.
+
+    Each comes back with its own state directory a little later, so partitions move back and forth
+    between the two hosts mid-stream. Every (watchlist, event) must reach the SMTP server; one that
+    arrives twice must be one the test saw inside the documented window at a kill.
+    """
+    rng = random.Random(SEED)
+    expected = {f"[{rule}] {story(n).title}" for rule in _rules() for n in range(STORIES)}
+    window: set[str] = set()
+    kills: list[str] = []
+    with smtp_server() as (inbox, smtp_port):
+        rig = Rig(tmp_path, unique, smtp_port, partitions=PARTITIONS)
+        rig.use_broker(broker)
+        hosts = {"host-a": rig.start("alert", name="alert-a-0", env=_host(rig, "host-a"))}
+        hosts["host-b"] = rig.start("alert", name="alert-b-0", env=_host(rig, "host-b"))
+        ids: list[str] = []
+        try:
+            rig.wait_for("both alerters owning partitions", lambda: all(map(_owning, hosts.values())), 90)
+            publisher = threading.Thread(
+                target=lambda: ids.extend(
+                    i for c in range(COPIES) for i in _publish(broker, unique, f"outlet-{c}", pause_s=0.5)
+                ),
+                daemon=True,
+            )
+            publisher.start()
+            for k in range(KILLS):
+                time.sleep(rng.uniform(0.5, 4.0))
+                host = rng.choice(sorted(hosts))
+                victim = hosts[host]
+                victim.signal(signal.SIGKILL)
+                victim.wait(10)
+                window |= _window(rig, host, set(inbox.snapshot()))
+                kills.append(f"{host} at {time.strftime('%H:%M:%S')}")
+                time.sleep(rng.uniform(0.5, 5.0))
+                hosts[host] = rig.start("alert", name=f"{victim.name[:-2]}-{k + 1}", env=_host(rig, host))
+            publisher.join(120)
+            assert not publisher.is_alive(), "the publisher did not finish"
+            rig.wait_for("every copy handled", lambda: _handled(rig, ids), 120, *hosts.values())
+            rig.wait_for(
+                "no message pending", lambda: _pending(rig, "host-a") + _pending(rig, "host-b") == 0, 60
+            )
+            time.sleep(3)  # long enough for a wrongly sent email to arrive
+        finally:
+            codes = rig.stop_all()
+    received = inbox.snapshot()
+    duplicates = inbox.duplicates()
+    report = (
+        f"seed {SEED}: {len(expected)} events, {len(ids)} reports, kills {kills}; "
+        f"{len(received)} emails, {len(duplicates)} event(s) emailed twice, "
+        f"{len(window)} in the SMTP window at a kill"
+    )
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\n{request.node.name}: {report}")
+    context = f"{report}\n{rig.diagnostics()}"
+    assert set(received) == expected, f"{sorted(received)}\n{context}"
+    assert set(duplicates) <= window, context
+    assert all(n == 2 for n in duplicates.values()), context
+    assert all(codes[p.name] == 0 for p in hosts.values()), context

@@ -376,6 +376,7 @@ def test_consumer_lag_is_reported_per_partition(run: _Run) -> None:
 _ALERTER_EVENTS = frozenset(
     {
         "alert.retried_pending",
+        "alert.handed_over",
         "alert.tick_failed",
         "alert.receiver_url_suspect",
         "alert.leases_released",

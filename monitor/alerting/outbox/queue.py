@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from monitor.alerting.grouping import GroupPolicy, GroupState, plan
@@ -70,6 +70,53 @@ class MessageQueue(Database):
                 """
             ).fetchall()
         return [Alert.model_validate_json(j) for (j,) in rows]
+
+    def hand_over(self, owns: Callable[[str], bool], now: datetime) -> int:
+        """Park every pending message about a watchlist ``owns`` rejects; return how many.
+
+        The partition's next owner sends what is still due (``take_back`` if it is this alerter again,
+        ``Alerter.adopt`` otherwise); a parked message never counts as pending here.
+        """
+        return self._move(
+            "pending",
+            "handed_over",
+            lambda rule: not owns(rule),
+            now,
+            "its partition went to another alerter",
+        )
+
+    def take_back(self, owns: Callable[[str], bool], now: datetime) -> int:
+        """Make the parked messages about watchlists ``owns`` accepts pending again; return how many."""
+        return self._move("handed_over", "pending", owns, now, "")
+
+    def _move(self, state: str, to: str, which: Callable[[str], bool], now: datetime, detail: str) -> int:
+        with self._transaction() as cur:
+            rows = cur.execute(
+                """
+                SELECT m.id, a.rule FROM messages m
+                JOIN message_alerts ma ON ma.message_id = m.id JOIN alerts a ON a.id = ma.alert_id
+                WHERE m.state = ?
+                """,
+                (state,),
+            ).fetchall()
+            ids = sorted({int(i) for i, rule in rows if which(str(rule))})
+            cur.executemany(
+                "UPDATE messages SET state = ?, detail = ?, updated_at = ? WHERE id = ? AND state = ?",
+                [(to, detail, ts(now), i, state) for i in ids],
+            )
+        return len(ids)
+
+    def has_message(self, alert_id: str, channel: str) -> bool:
+        """Return whether any message about ``alert_id`` on ``channel`` was ever stored here, in any state."""
+        with self._lock:
+            row = self._conn.execute(
+                """
+                SELECT 1 FROM message_alerts ma JOIN messages m ON m.id = ma.message_id
+                WHERE ma.alert_id = ? AND m.channel = ? LIMIT 1
+                """,
+                (alert_id, channel),
+            ).fetchone()
+        return row is not None
 
     def pending_count(self) -> float:
         """Return how many alerts some channel has not delivered yet; NaN once the outbox is closed.

@@ -12,7 +12,8 @@ from monitor.models import Alert
 __all__ = ["ChannelState", "DeliveryState", "Due", "StoredAlert", "StoredReport", "kind_of", "state_of"]
 
 #: Where one alert stands on one channel; ``retrying`` is a pending message that failed before.
-DeliveryState = Literal["pending", "retrying", "sent", "failed", "silenced", "cancelled"]
+#: ``handed_over``: parked while another alerter owns the watchlist's partition (see ownership.py).
+DeliveryState = Literal["pending", "retrying", "sent", "failed", "silenced", "cancelled", "handed_over"]
 
 
 def kind_of(text: str) -> Kind:
@@ -84,7 +85,10 @@ class StoredAlert:
 
     @property
     def state(self) -> str:
-        """Return merged, failed (a channel gave up), pending, silenced or sent."""
+        """Return merged, failed (a channel gave up), pending, handed_over, silenced or sent.
+
+        ``handed_over``: parked here while another alerter owns the watchlist's partition.
+        """
         states = {d.state for d in self.deliveries.values()}
         if self.merged_into:
             return "merged"
@@ -92,6 +96,8 @@ class StoredAlert:
             return "failed"
         if states & {"pending", "retrying"}:
             return "pending"
+        if "handed_over" in states and "sent" not in states:
+            return "handed_over"
         if states and states <= {"silenced", "cancelled"}:
             return "silenced"
         return "sent" if "sent" in states else "pending"

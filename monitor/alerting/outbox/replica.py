@@ -100,7 +100,8 @@ class Replica(AlertStore):
                 (alert_id, channel, followups),
             )
             stale = (
-                "SELECT id FROM messages WHERE state = 'pending' AND channel = ? AND created_at <= ?"
+                "SELECT id FROM messages WHERE state IN ('pending', 'handed_over') AND channel = ?"
+                " AND created_at <= ?"
                 " AND kind IN ('new', 'followup')"
             )
             cur.execute(
@@ -110,7 +111,7 @@ class Replica(AlertStore):
             cur.execute(
                 """
                 UPDATE messages SET state = 'cancelled', detail = 'sent by another alerter', updated_at = ?
-                WHERE state = 'pending' AND channel = ?
+                WHERE state IN ('pending', 'handed_over') AND channel = ?
                   AND NOT EXISTS (SELECT 1 FROM message_alerts WHERE message_id = messages.id)
                 """,
                 (stamp, channel),

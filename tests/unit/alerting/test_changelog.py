@@ -21,6 +21,7 @@ from monitor.alerting.changelog import (
 from monitor.alerting.grouping import GroupPolicy
 from monitor.alerting.notification import Notification
 from monitor.alerting.outbox import Outbox
+from monitor.alerting.ownership import Ownership
 from monitor.alerting.restore import apply_record
 from monitor.alerting.service import Alerter, AlertPolicy
 from monitor.metrics import Metrics
@@ -113,3 +114,80 @@ def test_a_successor_restored_from_the_changelog_does_not_alert_the_event_again(
         stored = b.get(alert.id)
         assert stored is not None
         assert stored.deliveries["desk"].state == "sent"
+
+
+def _host(outbox: Outbox, desk: _Desk, log: _Log, clock: Callable[[], datetime]) -> tuple[Alerter, Ownership]:
+    """Return an alerter that delivers only for the partitions its ``Ownership`` is given (3 partitions)."""
+    owner = Ownership(3)
+    alerter = Alerter(outbox, [desk], _metrics(), policy=POLICY, changelog=log, clock=clock, ownership=owner)
+    return alerter, owner
+
+
+def test_an_alerter_sends_nothing_for_a_watchlist_whose_partition_it_does_not_own(
+    tmp_path: Path, make_match: MakeMatch
+) -> None:
+    log, desk = _Log(), _Desk()
+    with Outbox(tmp_path / "host-a.sqlite3") as outbox:
+        alerter, owner = _host(outbox, desk, log, lambda: T0)
+        alert = alerter.handle(make_match())
+        assert alert is not None
+        alerter.tick()
+        assert desk.sent == []
+        assert alerter.hand_over() == 1
+        stored = outbox.get(alert.id)
+        assert stored is not None
+        assert stored.state == "handed_over"
+        assert outbox.pending_count() == 0  # parked, not pending: the gauge ops watch stays quiet
+
+        taken, adopted = alerter.assign([owner.partition(alert.rule)])
+        assert (taken, adopted) == (1, 0)
+        alerter.tick()
+        assert [n.kind for n in desk.sent] == ["new"]
+        assert not any(isinstance(r, SentRecord) for r, _ in log.records[:-1])
+        assert isinstance(log.records[-1][0], SentRecord)  # the delivery reaches the changelog
+
+
+def test_a_new_owner_sends_the_first_message_its_creator_never_confirmed_and_only_once(
+    tmp_path: Path, make_match: MakeMatch
+) -> None:
+    """Host A folds the report and is killed before it sends; host B, handed the partition, sends it.
+
+    When the partition comes back to A, B's delivery (from the changelog) cancels A's parked message.
+    """
+    log, desk_a, desk_b = _Log(), _Desk(), _Desk()
+    with Outbox(tmp_path / "host-a.sqlite3") as a, Outbox(tmp_path / "host-b.sqlite3") as b:
+        host_a, owner_a = _host(a, desk_a, log, lambda: T0)
+        alert = host_a.handle(make_match())  # A does not own the partition (yet): nothing sent
+        assert alert is not None
+        partition = owner_a.partition(alert.rule)
+
+        host_b, _ = _host(b, desk_b, log, lambda: T0 + timedelta(seconds=30))
+        for record, _ in list(log.records):
+            apply_record(b, record)
+        assert host_b.assign([partition], [alert.id]) == (0, 1)
+        assert host_b.assign([partition], [alert.id]) == (0, 0)  # restored twice: still one message
+        host_b.tick()
+        assert [(n.kind, n.alerts[0].id) for n in desk_b.sent] == [("new", alert.id)]
+
+        host_a.hand_over()
+        for record, _ in list(log.records):  # the partition moves back to A: it restores B's delivery
+            apply_record(a, record)
+        host_a.assign([partition], [alert.id])
+        host_a.tick()
+        assert desk_a.sent == []
+        stored = a.get(alert.id)
+        assert stored is not None
+        assert stored.deliveries["desk"].state == "sent"
+
+
+def test_an_alert_older_than_the_dedup_window_is_not_adopted(tmp_path: Path, make_match: MakeMatch) -> None:
+    log, desk_a, desk_b = _Log(), _Desk(), _Desk()
+    with Outbox(tmp_path / "host-a.sqlite3") as a, Outbox(tmp_path / "host-b.sqlite3") as b:
+        host_a, _ = _host(a, desk_a, log, lambda: T0)
+        alert = host_a.handle(make_match())
+        assert alert is not None
+        later = alert.created_at + POLICY.dedup.window + timedelta(minutes=1)
+        host_b, owner_b = _host(b, desk_b, log, lambda: later)
+        for record, _ in list(log.records):
+            apply_record(b, record)
+        assert host_b.assign([owner_b.partition(alert.rule)], [alert.id]) == (0, 0)

@@ -76,3 +76,36 @@ def test_the_readme_explains_scaling() -> None:
     text = (_K8S / "README.md").read_text(encoding="utf-8")
     assert "partitions" in text
     assert "kubectl apply -k deploy/k8s" in text
+
+
+def test_the_alerters_variant_runs_a_statefulset_with_a_volume_per_replica() -> None:
+    folder = _K8S / "alerters"
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert "../" in kustomization["resources"]
+    deleted = {
+        (p["kind"], p["metadata"]["name"])
+        for p in (yaml.safe_load(x["patch"]) for x in kustomization["patches"])
+        if p.pop("$patch", None) == "delete"
+    }
+    assert deleted == {("Deployment", "newsmon-alert"), ("PersistentVolumeClaim", "newsmon-alert")}
+    docs = {
+        d["kind"]: d
+        for f in kustomization["resources"]
+        if f != "../"
+        for d in yaml.safe_load_all((folder / f).read_text())
+        if d
+    }
+    stateful, service = docs["StatefulSet"], docs["Service"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert stateful["spec"]["serviceName"] == service["metadata"]["name"]
+    config = _by_kind("ConfigMap")["newsmon"]["data"]
+    assert 2 <= stateful["spec"]["replicas"] <= int(config["NEWSMON_KAFKA__PARTITIONS"])
+    (claim,) = stateful["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # The same pod as the one-replica Deployment, apart from where its volume comes from.
+    deployment = _by_kind("Deployment")["newsmon-alert"]["spec"]["template"]
+    assert {k: v for k, v in deployment["spec"].items() if k != "volumes"} == stateful["spec"]["template"][
+        "spec"
+    ]
+    assert deployment["metadata"] == stateful["spec"]["template"]["metadata"]
+    assert claim["metadata"]["name"] == deployment["spec"]["volumes"][0]["name"]
