@@ -84,8 +84,10 @@ class WebSubPush:
         return self.subscriber.next_poll_s(feed_id, interval_s)
 
 
-def build_websub(cfg: IngestSettings, metrics: Metrics) -> WebSubPush | None:
+def build_websub(cfg: IngestSettings, metrics: Metrics, *, tick_s: float = 1.0) -> WebSubPush | None:
     """Return the WebSub push source the settings describe, or None when ``callback_url`` is unset.
+
+    ``tick_s`` bounds how late a renewal or a timeout is noticed (tests shorten it).
 
     Raises:
         ConfigError: the callback port cannot be listened on, or the store cannot be opened.
@@ -111,4 +113,4 @@ def build_websub(cfg: IngestSettings, metrics: Metrics) -> WebSubPush | None:
         hubs.close()
         store.close()
         raise
-    return WebSubPush(subscriber, server, inbox, (store, hubs))
+    return WebSubPush(subscriber, server, inbox, (store, hubs), tick_s)
