@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from monitor.errors import ConfigError
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import FetchResult
 from monitor.ingest.push import PushSink
@@ -95,14 +96,17 @@ def build_websub(cfg: IngestSettings, metrics: Metrics, *, tick_s: float = 1.0) 
     ws = cfg.websub
     if ws.callback_url is None:
         return None
-    policy = LeasePolicy(
-        lease_s=ws.lease_seconds,
-        renew_before_s=ws.renew_before_s,
-        verify_timeout_s=ws.verify_timeout_s,
-        retry_min_s=ws.retry_min_s,
-        retry_max_s=ws.retry_max_s,
-        safety_poll_interval_s=ws.safety_poll_interval_s,
-    )
+    try:
+        policy = LeasePolicy(
+            lease_s=ws.lease_seconds,
+            renew_before_s=ws.renew_before_s,
+            verify_timeout_s=ws.verify_timeout_s,
+            retry_min_s=ws.retry_min_s,
+            retry_max_s=ws.retry_max_s,
+            safety_poll_interval_s=ws.safety_poll_interval_s,
+        )
+    except ValueError as e:
+        raise ConfigError(f"ingest.websub settings: {e} (ingest.websub.retry_min_s, retry_max_s)") from e
     store = SubscriptionStore(ws.state_db)
     hubs = HubClient(cfg.timeout_s, cfg.user_agent, block_private=cfg.block_private_addresses)
     inbox = Inbox(ws.inbox_size)
