@@ -146,7 +146,11 @@ class FeedPoller:
             with self._gate, self._feed_lock(feed.id):
                 state = self.store.get_state(feed.id)
                 pushed = replace(result, etag=state.etag, last_modified=state.last_modified)
-                return self._handle(feed, state, base, pushed, started, log)
+                report = self._handle(feed, state, base, pushed, started, log)
+                if report.error is not None and report.error.kind != "publish":
+                    # A hub's bad body says nothing of the feed's server: its polls must not back off.
+                    self.store.put_state(feed.id, state)
+                return report
         except StoppedError:
             return replace(base, stopped=True, duration_s=time.monotonic() - started)
 

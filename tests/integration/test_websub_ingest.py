@@ -44,6 +44,7 @@ class Running:
     published: list[Article]
     metrics: Metrics
     callback: str
+    store: SeenStore
 
     def titles(self) -> list[str]:
         return [a.title for a in self.published]
@@ -90,7 +91,7 @@ def run_ingest(tmp_path: Path, metrics: Metrics) -> Iterator[Callable[..., Runni
             store.close()
 
         stops.append(close)
-        return Running(service, push, published, metrics, callback)
+        return Running(service, push, published, metrics, callback, store)
 
     yield start
     for close in reversed(stops):
@@ -168,6 +169,19 @@ def test_forged_content_is_dropped_and_unknown_callbacks_are_gone(
         )
         _wait(lambda: "Forged story" in ingest.titles())
         assert httpx.post(ingest.callback + "/no-such-id", content=forged).status_code == 410
+        # A signed body that is no feed is the hub's fault: logged, and the feed's polls do not back off.
+        junk = b"<html><body>502 Bad Gateway</body></html>"
+        with capture_logs() as logs:
+            assert (
+                httpx.post(
+                    callback, content=junk, headers={"X-Hub-Signature": sign(secret, junk)}
+                ).status_code
+                == 202
+            )
+            _wait(lambda: any(e["event"] == "websub.notification_received" for e in logs))
+        [received] = [e for e in logs if e["event"] == "websub.notification_received"]
+        assert received["error"]
+        assert ingest.store.get_state("pushed").failures == 0
         # A verification nobody asked for is refused: nobody can subscribe newsmon to their topic.
         query = {"hub.mode": "subscribe", "hub.topic": "http://127.0.0.1:1/other", "hub.challenge": "c"}
         assert httpx.get(callback, params=query).status_code == 404

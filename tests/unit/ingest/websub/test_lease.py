@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from monitor.ingest.websub.lease import LeasePolicy, next_action, poll_interval_s, renew_at, retry_delay_s
 from monitor.ingest.websub.store import Subscription
@@ -91,32 +89,3 @@ def test_a_pushed_feed_is_polled_at_the_safety_interval_and_any_other_at_its_own
 def test_retry_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="retry_min_s"):
         LeasePolicy(retry_min_s=100, retry_max_s=10)
-
-
-def test_contradicting_retry_settings_are_a_config_error_naming_them(tmp_path: Path) -> None:
-    from monitor.errors import ConfigError
-    from monitor.ingest.websub.source import build_websub
-    from monitor.metrics import Metrics
-    from monitor.settings import IngestSettings, WebSubSettings
-
-    websub = WebSubSettings(
-        callback_url="https://newsmon.example.org/websub",
-        retry_min_s=600,
-        retry_max_s=60,
-        state_db=tmp_path / "w",
-    )
-    with pytest.raises(ConfigError, match=r"ingest\.websub\.retry_min_s"):
-        build_websub(IngestSettings(websub=websub), Metrics(CollectorRegistry()))
-    assert build_websub(IngestSettings(), Metrics(CollectorRegistry())) is None, "off by default"
-
-
-def test_a_callback_url_that_is_no_url_says_what_to_give(monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor.errors import ConfigError
-    from monitor.settings import load_settings
-
-    monkeypatch.delenv("NEWSMON_CONFIG", raising=False)
-    monkeypatch.setenv("NEWSMON_INGEST__WEBSUB__CALLBACK_URL", "newsmon.example.org")
-    with pytest.raises(
-        ConfigError, match=r"NEWSMON_INGEST__WEBSUB__CALLBACK_URL: .*https://newsmon\.example\.org/websub"
-    ):
-        load_settings()
