@@ -266,10 +266,13 @@ class IngestService:
         if self._push is None:
             return interval_s
         try:
-            return self._push.next_poll_s(feed_id, interval_s)
+            wait = self._push.next_poll_s(feed_id, interval_s)
         except Exception:  # a broken subscriptions store must not stop the polling
             _log.exception("websub.schedule_failed", feed=feed_id)
             return interval_s
+        if wait != interval_s:
+            self._metrics.feed_next_poll.labels(feed=feed_id).set(wait)
+        return wait
 
     def _wait_s(self, feed: FeedConfig) -> float:
         """Return how long a feed must wait at start-up: what is left of a backoff or Retry-After."""

@@ -236,3 +236,18 @@ def test_a_hub_that_fails_leaves_the_feed_polled(
         assert ingest.value("newsmon_websub_subscribed", feed="pushed") == 0
         assert ingest.push.next_poll_s("pushed", 60) == 60, "polled at its own interval, as without a hub"
         assert ingest.titles() == ["First story"]
+
+
+def test_a_pushed_feed_is_polled_at_the_safety_interval_only(
+    tmp_path: Path, run_ingest: Callable[..., Running]
+) -> None:
+    with websub_hub(tmp_path) as hub, serve_topic(hub.url) as topic:
+        topic.body = rss_with_hub(hub.url, topic.url, [("a", "First story")])
+        ingest = run_ingest(FeedConfig(id="pushed", url=topic.url, poll_interval_s=0.5))
+        hub.wait_for_subscriber(topic.url)
+        _wait(lambda: ingest.value("newsmon_websub_subscribed", feed="pushed") == 1, what="the lease")
+        polls_when_subscribed = _newsmon_gets(topic)
+        time.sleep(3)  # six polls' worth of its own interval
+        # At most the poll already scheduled before the lease was verified; then the safety interval.
+        assert _newsmon_gets(topic) <= polls_when_subscribed + 1
+        assert ingest.value("newsmon_feed_next_poll_seconds", feed="pushed") == 3600
