@@ -119,6 +119,8 @@ def test_a_pushed_item_arrives_without_a_poll_and_a_later_poll_publishes_it_not_
         with capture_logs() as logs:
             assert hub.publish(topic.url) == 202
             _wait(lambda: ingest.titles() == ["First story", "Second story"], what="the push")
+            # Logged once the push is handled, just after its last publish.
+            _wait(lambda: any(e["event"] == "websub.notification_received" for e in logs), what="the log")
         assert _newsmon_gets(topic) == 1, "the second story came by push, not by a poll"
         assert ingest.value("newsmon_websub_notifications_total", feed="pushed", outcome="accepted") == 1
         received = [e for e in logs if e["event"] == "websub.notification_received"]
