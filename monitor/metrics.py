@@ -118,6 +118,44 @@ class Metrics:
             "Seen-store entries forgotten because no feed listed them for the retention period.",
             registry=registry,
         )
+        self.websub_subscribed = Gauge(
+            "newsmon_websub_subscribed",
+            "1 while a feed has a verified WebSub lease (polled at the safety interval), else 0.",
+            ["feed"],
+            registry=registry,
+        )
+        self.websub_lease_expiry = Gauge(
+            "newsmon_websub_lease_expiry_timestamp_seconds",
+            "When each feed's WebSub lease ends unless renewed.",
+            ["feed"],
+            registry=registry,
+        )
+        self.websub_requests = Counter(
+            "newsmon_websub_requests_total",
+            "Subscribe and unsubscribe requests sent to hubs, by mode and outcome (accepted, error).",
+            ["mode", "outcome"],
+            registry=registry,
+        )
+        self.websub_verifications = Counter(
+            "newsmon_websub_verifications_total",
+            "Intent verifications from hubs, by mode and outcome (accepted, rejected).",
+            ["mode", "outcome"],
+            registry=registry,
+        )
+        self.websub_notifications = Counter(
+            "newsmon_websub_notifications_total",
+            "Content pushed by hubs, by feed and outcome (accepted, bad_signature, unknown_subscription,"
+            " queue_full, too_large, length_required).",
+            ["feed", "outcome"],
+            registry=registry,
+        )
+        self.websub_fallbacks = Counter(
+            "newsmon_websub_fallbacks_total",
+            "Times a feed fell back to polling, by reason (subscribe_failed, verify_timeout, denied,"
+            " lease_lost).",
+            ["feed", "reason"],
+            registry=registry,
+        )
 
         # bus
         self.messages_consumed = Counter(

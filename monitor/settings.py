@@ -11,9 +11,18 @@ import os
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +42,7 @@ __all__ = [
     "MetricsSettings",
     "Settings",
     "TopicSettings",
+    "WebSubSettings",
     "load_settings",
 ]
 
@@ -103,6 +113,49 @@ class KafkaSettings(_Section):
     )
 
 
+class WebSubSettings(_Section):
+    """WebSub push: subscribe to the hubs feeds name, so new items arrive in seconds, not a poll later."""
+
+    callback_url: str | None = Field(
+        None, description="Public http(s) URL the hubs reach the callback server at; None: WebSub off."
+    )
+    listen_host: str = Field(
+        "127.0.0.1", description="Address of the callback server ('0.0.0.0' in containers)."
+    )
+    listen_port: int = Field(
+        8095, ge=0, le=65535, description="Port of the callback server; 0 picks a free one."
+    )
+    state_db: Path = Field(Path("var/websub.sqlite3"), description="SQLite store of the subscriptions.")
+    lease_seconds: float = Field(
+        86400.0, gt=0, description="Lease asked of the hubs (they may grant another)."
+    )
+    renew_before_s: float = Field(
+        3600.0, gt=0, description="Renew this long before a lease ends (at most half)."
+    )
+    verify_timeout_s: float = Field(60.0, gt=0, description="A hub that has not verified by then has failed.")
+    retry_min_s: float = Field(300.0, gt=0, description="First wait before trying a failed hub again.")
+    retry_max_s: float = Field(21600.0, gt=0, description="Longest wait before trying a failed hub again.")
+    safety_poll_interval_s: float = Field(
+        3600.0, gt=0, description="Seconds between two polls of a feed while its hub pushes it."
+    )
+    inbox_size: int = Field(
+        1000, ge=1, description="Pushes waiting to be parsed; more are dropped (and polled)."
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _check_callback_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"{url!r} is not an http(s) URL without query: give the URL at which the hubs reach"
+                " newsmon's callback server, e.g. https://newsmon.example.org/websub"
+            )
+        return url.strip()
+
+
 class IngestSettings(_Section):
     """How feeds are polled."""
 
@@ -136,6 +189,7 @@ class IngestSettings(_Section):
     full_text_max_bytes: int = Field(2_000_000, gt=0, description="Largest article page read for full text.")
     full_text_max_chars: int = Field(50_000, gt=0, description="Extracted text is cut at this length.")
     full_text_timeout_s: float = Field(10.0, gt=0, description="Time allowed to fetch one article page.")
+    websub: WebSubSettings = WebSubSettings()
 
 
 class MatchSettings(_Section):

@@ -26,6 +26,7 @@ from monitor.ingest.fetch import Fetcher
 from monitor.ingest.reload import FeedsWatcher
 from monitor.ingest.seen import SeenStore
 from monitor.ingest.service import IngestOptions, IngestService
+from monitor.ingest.websub.source import WebSubPush, build_websub
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article, Match
@@ -67,6 +68,7 @@ class _IngestStage:
     fetcher: Fetcher = field(repr=False)
     store: SeenStore = field(repr=False)
     producer: ResilientProducer = field(repr=False)
+    websub: WebSubPush | None = field(default=None, repr=False)
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -78,6 +80,8 @@ class _IngestStage:
             # Closed only after run() returned: a poll still publishing must finish with them open.
             self.fetcher.close()
             self.store.close()
+            if self.websub is not None:
+                self.websub.close()
             self.producer.close(timeout=10)
 
 
@@ -105,6 +109,8 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
         block_private=cfg.block_private_addresses,
     )
     store = SeenStore(cfg.state_db)
+    # `--once` polls and ends: no hub would have time to push, and no lease could be kept.
+    websub = None if once else build_websub(cfg, metrics)
     service = IngestService(
         feeds=feeds,
         fetcher=fetcher,
@@ -113,9 +119,16 @@ def build_ingest_stage(settings: Settings, bus: Bus, metrics: Metrics, *, once: 
         metrics=metrics,
         options=IngestOptions.from_settings(cfg, fetcher),
         watcher=None if once else watcher,
+        push=websub,
     )
-    _log.info("ingest.ready", feeds=len(feeds), feeds_file=str(cfg.feeds_file), once=once)
-    return _IngestStage("ingest", once, service, fetcher, store, producer)
+    _log.info(
+        "ingest.ready",
+        feeds=len(feeds),
+        feeds_file=str(cfg.feeds_file),
+        once=once,
+        websub=websub.subscriber.callback_url_base if websub else None,
+    )
+    return _IngestStage("ingest", once, service, fetcher, store, producer, websub)
 
 
 def build_match_stage(settings: Settings, bus: Bus, metrics: Metrics) -> Stage:

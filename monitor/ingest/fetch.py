@@ -61,6 +61,8 @@ class FetchResult:
     url: str = ""
     """Final URL after redirects: the base for relative links in the feed."""
     content_type: str | None = None
+    link_header: str | None = None
+    """The HTTP ``Link`` header, where a feed names its WebSub hub."""
 
 
 class HTTPStatusError(FeedError):
@@ -204,6 +206,7 @@ class Fetcher:
                     False,
                     final_url,
                     response.headers.get("Content-Type"),
+                    response.headers.get("Link"),
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise _wrap(feed_id, url, display_url, e) from e

@@ -118,12 +118,41 @@ class FeedPoller:
     """Whether feeds that do not say (``full_text`` unset in the feeds file) get their pages extracted."""
     rng: random.Random | None = None
     gate: Gate | None = None
+    observe: Callable[[FeedConfig, FetchResult], None] | None = None
+    """Shown every successful fetch (WebSub discovers hubs there); must be quick and never raise."""
 
     def __post_init__(self) -> None:
         self._rng = self.rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._gate = self.gate or Gate()
         self._stale: set[str] = set()
         self._stale_lock = threading.Lock()
+        # A poll and a push of one feed must not both find an item new and both publish it.
+        self._feed_locks: dict[str, threading.Lock] = {}
+        self._feed_locks_lock = threading.Lock()
+
+    def _feed_lock(self, feed_id: str) -> threading.Lock:
+        with self._feed_locks_lock:
+            return self._feed_locks.setdefault(feed_id, threading.Lock())
+
+    def receive(self, feed: FeedConfig, result: FetchResult) -> FeedReport:
+        """Handle a body a hub pushed for ``feed`` exactly as a poll's: same parse, seen-store, publish.
+
+        The feed's HTTP validators stay those of its last poll: a push says nothing about them.
+        """
+        started = time.monotonic()
+        base = FeedReport(feed.id, feed.display_url)
+        log = get_logger(__name__).bind(feed=feed.id, url=feed.display_url, via="websub")
+        try:
+            with self._gate, self._feed_lock(feed.id):
+                state = self.store.get_state(feed.id)
+                pushed = replace(result, etag=state.etag, last_modified=state.last_modified)
+                report = self._handle(feed, state, base, pushed, started, log)
+                if report.error is not None and report.error.kind != "publish":
+                    # A hub's bad body says nothing of the feed's server: its polls must not back off.
+                    self.store.put_state(feed.id, state)
+                return report
+        except StoppedError:
+            return replace(base, stopped=True, duration_s=time.monotonic() - started)
 
     def poll(self, feed: FeedConfig) -> FeedReport:
         """Poll ``feed`` once: fetch, parse, publish what is new; report problems instead of raising."""
@@ -152,7 +181,9 @@ class FeedPoller:
                 raise
             if urlsplit(feed.url).scheme.lower() != "file":
                 self.metrics.feed_http_responses.labels(code=str(result.status)).inc()
-            with self._gate:
+            if self.observe is not None:
+                self.observe(feed, result)
+            with self._gate, self._feed_lock(feed.id):
                 return self._handle(feed, state, base, result, started, log)
         except StoppedError:
             return replace(base, stopped=True, duration_s=time.monotonic() - started)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 from monitor.errors import ConfigError
 from monitor.ingest.feeds import FeedConfig
-from monitor.ingest.fetch import Fetcher
+from monitor.ingest.fetch import Fetcher, FetchResult
 from monitor.ingest.fulltext import FullText
 from monitor.ingest.hosts import host_of, map_per_host
 from monitor.ingest.poll import FeedPoller, FeedReport, Gate
+from monitor.ingest.push import PushSource
 from monitor.ingest.reload import FeedsWatcher
 from monitor.ingest.schedule import PollPolicy
 from monitor.ingest.seen import SeenStore
@@ -96,7 +97,9 @@ class IngestService:
 
     ``publish`` sends one Article to the bus and returns only once it is acknowledged; if it raises,
     the item stays unseen and the feed's validators are not saved, so the next poll retries it.
-    ``watcher`` (optional) reloads the feeds file while ``run`` goes on.
+    ``watcher`` (optional) reloads the feeds file while ``run`` goes on. ``push`` (optional, WebSub)
+    brings new items between polls, through the same parse, seen-store and publish path; while it does,
+    it also sets how rarely a feed is polled.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class IngestService:
         *,
         watcher: FeedsWatcher | None = None,
         rng: random.Random | None = None,
+        push: PushSource | None = None,
     ) -> None:
         self.feeds = list(feeds)
         duplicates = sorted(i for i, n in Counter(feed.id for feed in self.feeds).items() if n > 1)
@@ -119,7 +123,11 @@ class IngestService:
         self._store = store
         self._metrics = metrics
         self._watcher = watcher
+        self._push = push
         self._gate = Gate()
+        self._wake = threading.Event()  # set when a poll ends or a feed asks to be polled now
+        self._soon: set[str] = set()
+        self._soon_lock = threading.Lock()
         self._poller = FeedPoller(
             fetcher,
             store,
@@ -131,11 +139,23 @@ class IngestService:
             full_text_default=self.options.full_text_default,
             rng=rng,
             gate=self._gate,
+            observe=push.observe if push is not None else None,
         )
 
     def poll_feed(self, feed: FeedConfig) -> FeedReport:
         """Poll ``feed`` once, now, whatever its schedule; report problems instead of raising."""
         return self._poller.poll(feed)
+
+    def receive(self, feed_id: str, result: FetchResult) -> FeedReport | None:
+        """Handle a pushed body of feed ``feed_id`` as a poll would; None if no such feed is configured."""
+        feed = next((f for f in self.feeds if f.id == feed_id), None)
+        return None if feed is None else self._poller.receive(feed, result)
+
+    def poll_soon(self, feed_id: str) -> None:
+        """Make ``run`` poll the feed at its next turn (its push broke down); safe from any thread."""
+        with self._soon_lock:
+            self._soon.add(feed_id)
+        self._wake.set()
 
     def poll_all(self) -> list[FeedReport]:
         """Poll every feed once, concurrently within the host limits; return reports in feed order."""
@@ -162,7 +182,9 @@ class IngestService:
         due = {feed.id: start + self._wait_s(feed) for feed in self.feeds}
         running: dict[str, tuple[Future[FeedReport], str]] = {}
         busy: Counter[str] = Counter()
-        wake = threading.Event()  # set when a poll ends, so a short interval is not held up by a long one
+        wake = self._wake  # set when a poll ends, so a short interval is not held up by a long one
+        if self._push is not None:
+            self._push.start(self, self.feeds)
         pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="ingest")
         next_reload = start + self.options.reload_check_s
         next_prune = start
@@ -184,7 +206,12 @@ class IngestService:
                         busy[host] -= 1
                         report = _report(feed_id, future)
                         if feed_id in due and report is not None and report.next_poll_s is not None:
-                            due[feed_id] = now + report.next_poll_s
+                            due[feed_id] = now + self._next_poll_s(feed_id, report.next_poll_s)
+                with self._soon_lock:
+                    soon, self._soon = self._soon, set()
+                for feed_id in soon:
+                    if feed_id in due and feed_id not in running:
+                        due[feed_id] = now
                 # Hosts are parsed once per feed list: 1,000 URLs at every wake-up would cost real CPU.
                 if hosts_of is not self.feeds:
                     hosts, hosts_of = {f.id: host_of(f) for f in self.feeds}, self.feeds
@@ -213,6 +240,8 @@ class IngestService:
                     future.add_done_callback(lambda _: wake.set())
                 wake.wait(min(tick_s, max(min(waits, default=now + tick_s) - time.monotonic(), 0.01)))
         finally:
+            if self._push is not None:
+                self._push.stop()
             pool.shutdown(wait=False, cancel_futures=True)
             if not self._gate.close_and_drain(self.options.drain_timeout_s):
                 _log.warning("ingest.stopped_while_publishing", timeout_s=self.options.drain_timeout_s)
@@ -231,6 +260,19 @@ class IngestService:
         if pruned:
             _log.info("seen.pruned", forgotten=pruned, retention_days=self.options.retention_s / _DAY_S)
         return pruned
+
+    def _next_poll_s(self, feed_id: str, interval_s: float) -> float:
+        """Return the wait before the next poll: the push source stretches it while it pushes the feed."""
+        if self._push is None:
+            return interval_s
+        try:
+            wait = self._push.next_poll_s(feed_id, interval_s)
+        except Exception:  # a broken subscriptions store must not stop the polling
+            _log.exception("websub.schedule_failed", feed=feed_id)
+            return interval_s
+        if wait != interval_s:
+            self._metrics.feed_next_poll.labels(feed=feed_id).set(wait)
+        return wait
 
     def _wait_s(self, feed: FeedConfig) -> float:
         """Return how long a feed must wait at start-up: what is left of a backoff or Retry-After."""
@@ -256,6 +298,8 @@ class IngestService:
         for feed_id in changed:
             due[feed_id] = now
         self.feeds = list(reload.feeds)
+        if self._push is not None:
+            self._push.feeds_changed(self.feeds)
         _log.info("feeds.updated", added_or_changed=changed or None, removed=removed or None)
 
     def _forget_gauges(self, feed_id: str) -> None:
