@@ -116,7 +116,10 @@ class Renderer:
     def views(self, note: Notification) -> list[AlertView]:
         """Return the view of each alert of ``note`` for its receiver's desk."""
         desk = self.desk(note.receiver)
-        return [view_of(alert, desk) for alert in note.alerts]
+        views = [view_of(alert, desk) for alert in note.alerts]
+        if note.kind == "digest":  # the period's alerts in the order they were raised
+            views.sort(key=lambda v: (v.alert.created_at, v.alert.id))
+        return views
 
     def subject(self, note: Notification) -> str:
         """Return the one-line subject of ``note``, at most ``SUBJECT_LIMIT`` characters."""
