@@ -99,6 +99,7 @@ class Article(_Message):
     published: datetime | None = None
     fetched_at: datetime = Field(default_factory=utcnow)
     tags: tuple[str, ...] = ()
+    feed_title: str = Field("", description="the feed's own title (the outlet's name), '' when it has none")
 
     @property
     def body(self) -> str:
@@ -116,16 +117,20 @@ class ArticleRef(BaseModel):
     title: str
     url: str
     published: datetime | None = None
+    language: str | None = Field(None, description="ISO 639-1 code of the article, None when unknown")
+    feed_title: str = Field("", description="the feed's own title, '' when it has none")
 
     @classmethod
-    def of(cls, article: Article) -> ArticleRef:
-        """Return the reference to ``article``."""
+    def of(cls, article: Article, language: str | None = None) -> ArticleRef:
+        """Return the reference to ``article``; ``language``: the one it was read in, if it declares none."""
         return cls(
             id=article.id,
             feed_id=article.feed_id,
             title=article.title,
             url=article.url,
             published=article.published,
+            language=article.language or language,
+            feed_title=article.feed_title,
         )
 
 
@@ -151,6 +156,12 @@ class Evidence(BaseModel):
     sentence: str
     entities: tuple[EntityMention, ...] = ()
     terms: tuple[str, ...] = Field((), description="keywords or phrases found in the sentence")
+    start: int | None = Field(None, ge=0, description="offset of the sentence in the analysed text")
+    end: int | None = Field(None, ge=0)
+    places: tuple[EntityMention, ...] = Field(
+        (), description="places named in the sentence (gazetteer LOC entities, NER LOC/GPE spans)"
+    )
+    article_id: str | None = Field(None, description="the article the sentence is from (set by the alerter)")
 
 
 class Match(_Message):
@@ -171,6 +182,14 @@ class Match(_Message):
     )
     owner: str = Field("", description="who answers for the rule")
     rule_tags: tuple[str, ...] = Field((), description="the rule's tags, for routing")
+    language: str | None = Field(None, description="the language the matcher read the article in")
+    event: dict[str, str] = Field(
+        default_factory=dict, description="what the rule's alerts report, per language ('en': 'Meeting')"
+    )
+    entity_names: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="display names of ``entities`` per language, '' key: the default name",
+    )
 
     @staticmethod
     def make_id(rule: str, article_id: str) -> str:
@@ -197,3 +216,7 @@ class Alert(_Message):
     tags: tuple[str, ...] = Field((), description="tags of the articles (from their feeds), for routing")
     changes: tuple[str, ...] = Field((), description="material changes since the first message (escalations)")
     receivers: tuple[str, ...] = Field((), description="receivers the alert was routed to")
+    event: dict[str, str] = Field(default_factory=dict, description="what happened, per language")
+    entity_names: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="display names of the entities per language, '' key: default"
+    )

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -215,6 +216,7 @@ class MatchSettings(_Section):
 
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
+Digest = Literal["hourly", "daily"]
 GroupLabel = Literal["rule", "event", "severity"]
 Escalation = Literal["entity", "watchlist"]
 #: Receiver names the alerter keeps for itself: the terminal, the JSONL log, and ``apprise_urls``.
@@ -242,6 +244,23 @@ class ReceiverSettings(_Section):
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Bot API server of tgram:// URLs (e.g. self-hosted)."
     )
+    language: str | None = Field(
+        None, pattern=r"^[a-z]{2,3}$", description="Language of names in its alerts; None: alert.language."
+    )
+    timezone: str | None = Field(None, description="Time zone of its alerts (Europe/Paris); None: alert's.")
+    digest: Digest | None = Field(
+        None, description="'hourly' or 'daily': one message a period listing its alerts; None: per event."
+    )
+    digest_period_s: float | None = Field(
+        None, gt=0, description="Length of a digest period in seconds, instead of the hour or day of digest."
+    )
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> ReceiverSettings:
+        _check_zone(self.timezone)
+        if self.digest_period_s is not None and self.digest is None:
+            raise ValueError("digest_period_s needs digest (hourly or daily)")
+        return self
 
 
 class RouteSettings(_Section):
@@ -300,9 +319,17 @@ class AlertSettings(_Section):
     tick_s: float = Field(1.0, gt=0, description="Seconds between two looks for messages due.")
     telegram_max_messages: int = Field(3, ge=1, description="Telegram messages one alert may be split into.")
     dedup: DedupSettings = DedupSettings()
+    language: str = Field(
+        "en", pattern=r"^[a-z]{2,3}$", description="The desk's language: names and events are shown in it."
+    )
+    timezone: str = Field("UTC", description="Time zone of the times in alerts (IANA name, Europe/Paris).")
+    outlets: dict[str, str] = Field(
+        default_factory=dict, description="Outlet name per feed id; default: the feed's title, else its id."
+    )
 
     @model_validator(mode="after")
     def _known_receivers(self) -> AlertSettings:
+        _check_zone(self.timezone)
         for name in self.receivers:
             if name in RESERVED_RECEIVERS:
                 raise ValueError(f"receiver name {name!r} is reserved ({', '.join(RESERVED_RECEIVERS)})")
@@ -314,6 +341,15 @@ class AlertSettings(_Section):
             if name not in valid:
                 raise ValueError(f"{where}: unknown receiver {name!r}; valid receivers are {valid}")
         return self
+
+
+def _check_zone(name: str | None) -> None:
+    if name is None:
+        return
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Paris") from e
 
 
 class MetricsSettings(_Section):

@@ -43,13 +43,15 @@ def alert_from_match(match: Match, receivers: Iterable[str] = ()) -> Alert:
         severity=match.severity,
         title=f"[{match.rule}] {article.title}",
         summary=_summary(match),
-        articles=(ArticleRef.of(article),),
-        evidence=match.evidence,
+        articles=(ArticleRef.of(article, match.language),),
+        evidence=_from(match),
         entities=match.entities,
         match_ids=(match.id,),
         created_at=match.matched_at,
         tags=_unique((*article.tags, *match.rule_tags)),
         receivers=tuple(receivers),
+        event=dict(match.event),
+        entity_names=dict(match.entity_names),
     )
 
 
@@ -60,11 +62,13 @@ def attach(alert: Alert, match: Match) -> Alert:
         return alert
     articles = alert.articles
     if all(ref.id != article.id for ref in articles):
-        articles = (*articles, ArticleRef.of(article))
+        articles = (*articles, ArticleRef.of(article, match.language))
     return alert.model_copy(
         update={
             "articles": articles,
-            "evidence": _evidence(alert.evidence, match.evidence),
+            "evidence": _evidence(alert.evidence, _from(match)),
+            "event": alert.event or dict(match.event),
+            "entity_names": {**match.entity_names, **alert.entity_names},
             "entities": _unique((*alert.entities, *match.entities)),
             "match_ids": (*alert.match_ids, match.id),
             "tags": _unique((*alert.tags, *article.tags, *match.rule_tags)),
@@ -86,6 +90,8 @@ def absorb(alert: Alert, other: Alert) -> Alert:
             "match_ids": _unique((*alert.match_ids, *other.match_ids)),
             "tags": _unique((*alert.tags, *other.tags)),
             "receivers": _unique((*alert.receivers, *other.receivers)),
+            "event": alert.event or other.event,
+            "entity_names": {**other.entity_names, **alert.entity_names},
             "revision": alert.revision + 1,
             "updated_at": max(times),
         }
@@ -97,6 +103,11 @@ def escalate(alert: Alert, change: str) -> Alert:
     if change in alert.changes:
         return alert
     return alert.model_copy(update={"changes": (*alert.changes, change), "revision": alert.revision + 1})
+
+
+def _from(match: Match) -> tuple[Evidence, ...]:
+    """Return the evidence of ``match``, each sentence tagged with the article it is from."""
+    return tuple(ev.model_copy(update={"article_id": match.article.id}) for ev in match.evidence)
 
 
 def _evidence(kept: tuple[Evidence, ...], new: tuple[Evidence, ...]) -> tuple[Evidence, ...]:

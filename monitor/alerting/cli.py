@@ -219,7 +219,7 @@ def _receivers_test(args: argparse.Namespace, settings: Settings, out: TextIO | 
     from monitor.alerting.render import Renderer
     from monitor.models import Alert, ArticleRef, utcnow
 
-    receivers = build_channels(settings.alert, Renderer(settings.alert.templates_dir), out)
+    receivers = build_channels(settings.alert, Renderer.of(settings.alert), out)
     channels = receivers.of(args.name)
     if not channels:
         raise NewsmonError(

@@ -8,6 +8,7 @@ not deliver; the service records that in the outbox and goes on with the other c
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from monitor.alerting.notification import Notification
 from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.render import Renderer
 from monitor.alerting.telegram import TelegramChannel, parse_tgram
+from monitor.alerting.webhook import WEBHOOK_SCHEMES, WebhookChannel
 from monitor.errors import ConfigError, DeliveryError
 from monitor.logs import get_logger
 from monitor.masking import Masker, url_secrets
@@ -80,18 +82,19 @@ class ConsoleChannel:
 
 
 class JsonlLogChannel:
-    """Append every alert of every notification, as its JSON message, to a JSONL file: one line each."""
+    """Append every alert of every notification to a JSONL file: one ``newsmon.alert/2`` line each."""
 
     name = "log"
     receiver = "log"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, renderer: Renderer | None = None) -> None:
         self.path = path
+        self._renderer = renderer or Renderer()
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def send(self, note: Notification) -> None:
-        """Append each alert of ``note`` as one JSON line."""
-        lines = "".join(alert.model_dump_json() + "\n" for alert in note.alerts)
+        """Append each alert of ``note`` as one JSON line (schema in ``alerting/schema``)."""
+        lines = "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in self._renderer.documents(note))
         try:
             # Opened per message so an external logrotate never leaves us writing to a deleted file.
             with self.path.open("a", encoding="utf-8") as f:
@@ -231,7 +234,7 @@ def build_channels(settings: AlertSettings, renderer: Renderer, console: TextIO)
     limiters: dict[str, RateLimiter] = {}
     if settings.console:
         channels.append(ConsoleChannel(console, renderer))
-    channels.append(JsonlLogChannel(settings.alert_log))
+    channels.append(JsonlLogChannel(settings.alert_log, renderer))
     named: list[tuple[str, str, list[str], float | None, int | None, str]] = []
     if settings.apprise_urls:
         urls = [u.get_secret_value() for u in settings.apprise_urls]
@@ -246,7 +249,10 @@ def build_channels(settings: AlertSettings, renderer: Renderer, console: TextIO)
         built: list[tuple[Channel, RateLimiter]] = []
         for i, url in enumerate(urls):
             place = f"{where}[{i}]"
-            if _check_scheme(url, place) == "tgram":
+            if _webhook(url):
+                hook = WebhookChannel(url, name=name, receiver=name, renderer=renderer, where=place)
+                built.append((hook, RateLimiter(min_interval, per_minute)))
+            elif _check_scheme(url, place) == "tgram":
                 for target in parse_tgram(url, place):
                     telegram = TelegramChannel(
                         name,
@@ -282,9 +288,12 @@ def check_receivers(settings: AlertSettings) -> None:
     Raises:
         ConfigError: naming the setting of the URL (``alert.receivers.desk.urls[0]``), never the URL.
     """
-    build_channels(
-        settings.model_copy(update={"console": False}), Renderer(settings.templates_dir), io.StringIO()
-    )
+    build_channels(settings.model_copy(update={"console": False}), Renderer.of(settings), io.StringIO())
+
+
+def _webhook(url: str) -> bool:
+    scheme = _SCHEME.match(url)
+    return scheme is not None and scheme.group(1).lower() in WEBHOOK_SCHEMES
 
 
 def _check_scheme(url: str, where: str) -> str:
@@ -292,7 +301,9 @@ def _check_scheme(url: str, where: str) -> str:
     # Checked before apprise sees it: apprise logs an unknown-scheme URL verbatim, secrets included.
     if scheme is None or scheme.group(1).lower() not in N_MGR:
         shown = f"{scheme.group(1)}://" if scheme else "a URL without scheme"
-        raise ConfigError(f"{where}: apprise has no plugin for {shown} (mailto://, tgram://, ...)")
+        raise ConfigError(
+            f"{where}: apprise has no plugin for {shown} (mailto://, tgram://, webhook://, ...)"
+        )
     return scheme.group(1).lower()
 
 

@@ -83,11 +83,18 @@ class Dispatcher:
         for due in self.outbox.due(now, limit=1000 if self._owns is None else 20_000):
             if only is not None and due.id not in only:
                 continue
+            if now is None and due.kind == "digest" and due.due_at is not None and due.due_at > moment:
+                continue  # a restart sends what was left undone, never a digest before its period ends
             channel = self._by_name.get(due.channel)
             if channel is None:  # configured before, not now: kept pending for when it comes back
                 continue
             alerts = self._alerts(due.alert_ids)
-            if self._owns is not None and not all(self._owns(a.rule) for a in alerts):
+            # A digest holds what this alerter folded, whatever partition: whoever holds it sends it.
+            if (
+                self._owns is not None
+                and due.kind != "digest"
+                and not all(self._owns(a.rule) for a in alerts)
+            ):
                 continue
             delivered += self._send(channel, due, alerts, moment)
         return delivered
@@ -156,7 +163,7 @@ class Dispatcher:
     def _schedule_repeat(self, due: Due, alerts: Sequence[Alert], now: datetime) -> None:
         """Remind the group after ``repeat_interval`` while its event may still grow (inside the window)."""
         every = self.policy.groups.repeat_interval
-        if every is None or due.kind == "resend":
+        if every is None or due.kind in ("resend", "digest"):
             return
         last = max((a.updated_at or a.created_at) for a in alerts)
         if last + self.policy.dedup.window > now + every:

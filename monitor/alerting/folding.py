@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.alerting.build import absorb, alert_from_match, attach, escalate
 from monitor.alerting.changelog import AlertRecord, Changelog, ReportRecord
@@ -110,6 +110,7 @@ class Folder:
                 change="new",
                 channels=self.channels(receivers),
                 policy=self.policy.groups,
+                digests=self._digests(),
                 report=stored,
             )
             self.index.add(report, alert.id)
@@ -133,6 +134,7 @@ class Folder:
                 change=change,
                 channels=self.channels(alert.receivers),
                 policy=self.policy.groups,
+                digests=self._digests(),
                 report=stored,
                 changes=changes,
                 merged=decision.merge,
@@ -179,6 +181,7 @@ class Folder:
             channels=self.channels(escalated.receivers),
             policy=self.policy.groups,
             changes=(note,),
+            digests=self._digests(),
         )
         if self._changelog is not None:
             self._changelog.write(AlertRecord(escalated), escalated.rule)
@@ -220,6 +223,11 @@ class Folder:
                 known=self._known,
             )
         return chosen
+
+    def _digests(self) -> dict[str, timedelta]:
+        """Return the period of each channel whose receiver wants a digest."""
+        periods = self.policy.digests
+        return {c: periods[r] for c, r in self._receiver_of.items() if r in periods}
 
     def channels(self, receivers: Sequence[str]) -> list[str]:
         wanted = set(receivers) | set(BUILTIN_CHANNELS)

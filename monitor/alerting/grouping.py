@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.models import Alert
 
-__all__ = ["GroupPolicy", "GroupState", "Plan", "group_key", "plan"]
+__all__ = ["DIGEST_GROUP", "GroupPolicy", "GroupState", "Plan", "digest_due", "group_key", "plan"]
+
+#: The group of a digest receiver's channel: every alert of the period goes into one message.
+DIGEST_GROUP = "digest"
 
 Change = Literal["new", "update", "escalation"]
 
@@ -77,3 +80,14 @@ def plan(change: Change, state: GroupState, policy: GroupPolicy, now: datetime) 
     else:
         due = max(now, state.last_sent_at + policy.group_interval)
     return Plan("create", "new" if change == "new" else "followup", due)
+
+
+def digest_due(now: datetime, period: timedelta) -> datetime:
+    """Return the end of the digest period ``now`` falls in: periods run from the epoch, in UTC.
+
+    An hourly digest goes at the top of each hour, a daily one at midnight UTC; a restart in between
+    finds the same due time in the outbox, so the period never restarts.
+    """
+    seconds = period.total_seconds()
+    stamp = now.timestamp()
+    return datetime.fromtimestamp((stamp // seconds + 1) * seconds, tz=UTC)

@@ -9,10 +9,11 @@ from monitor.models import Alert
 
 __all__ = ["KINDS", "Kind", "Notification"]
 
-Kind = Literal["new", "followup", "escalation", "repeat", "resend", "test"]
-#: Why a message goes out: a new alert (or a digest of several), later sources of an alerted event, a
-#: material change, a reminder (repeat_interval), a resend asked by a person, a receiver test.
-KINDS: tuple[Kind, ...] = ("new", "followup", "escalation", "repeat", "resend", "test")
+Kind = Literal["new", "followup", "escalation", "repeat", "resend", "test", "digest"]
+#: Why a message goes out: a new alert (or a burst of several), later sources of an alerted event, a
+#: material change, a reminder (repeat_interval), a resend asked by a person, a receiver test, or the
+#: hourly or daily digest of a receiver that wants one (``alert.receivers.NAME.digest``).
+KINDS: tuple[Kind, ...] = ("new", "followup", "escalation", "repeat", "resend", "test", "digest")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -12,6 +13,8 @@ from monitor.models import Alert
 from monitor.settings import AlertSettings
 
 __all__ = ["AlertPolicy", "DeadMessage"]
+
+_DIGEST_PERIODS = {"hourly": 3600.0, "daily": 86400.0}
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class AlertPolicy:
     retry_attempts: int = 8
     retry_initial: timedelta = timedelta(seconds=30)
     retry_max: timedelta = timedelta(hours=1)
+    digests: Mapping[str, timedelta] = field(default_factory=dict)
+    """Receivers that get one message a period (hourly, daily) instead of one per event."""
 
     @classmethod
     def of(cls, settings: AlertSettings) -> AlertPolicy:
@@ -50,6 +55,11 @@ class AlertPolicy:
             retry_attempts=settings.retry_attempts,
             retry_initial=timedelta(seconds=settings.retry_initial_s),
             retry_max=timedelta(seconds=settings.retry_max_s),
+            digests={
+                name: timedelta(seconds=r.digest_period_s or _DIGEST_PERIODS[r.digest])
+                for name, r in settings.receivers.items()
+                if r.digest is not None
+            },
         )
 
     def backoff(self, attempts: int) -> timedelta:

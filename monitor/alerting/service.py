@@ -263,7 +263,7 @@ def build_alerter(
         ConfigError: a template that does not compile, or a URL no plugin reads (named by its place in
             the settings, never by the URL).
     """
-    renderer = Renderer(settings.templates_dir)
+    renderer = Renderer.of(settings)
     receivers = build_channels(settings, renderer, console)
     default = settings.default_receiver or ("apprise" if settings.apprise_urls else None)
     return Alerter(

@@ -153,6 +153,8 @@ def parse_feed(
     feed_language = normalise_language(parsed.feed.get("language")) or _detail_language(parsed.feed, "title")
     fallback_language = feed_language or normalise_language(language)
     base = base_url or parsed.feed.get("link")
+    # The outlet's name as it gives it, one line (alerts show it beside each source).
+    feed_title = " ".join(_plain(parsed.feed.get("title"), parsed.feed.get("title_detail")).split())[:120]
     result = ParseResult([], problems)
     seen: set[str] = set()
     for n, entry in enumerate(entries, start=1):
@@ -167,6 +169,8 @@ def parse_feed(
             )
             continue
         seen.add(article.id)
+        if feed_title:
+            article = article.model_copy(update={"feed_title": feed_title})
         result.articles.append(article)
         if dated:
             result.dates.append(article.published or fetched_at)

@@ -25,13 +25,15 @@ from monitor.matching.rules import Rule, RuleSet, load_rule_set
 from monitor.matching.syntax import Parse
 from monitor.matching.text import Sentence, fold_with_offsets, simple_sentences, simple_tokens, split_lines
 from monitor.matching.windows import AnchorIndex, merge_segments, reach, windows
-from monitor.models import Article, EntityMention, Match, utcnow
+from monitor.models import Article, EntityMention, Evidence, Match, utcnow
 from monitor.normalise.language import detect_text_language
 
 __all__ = ["Analysis", "MatchEngine", "analysed_text"]
 
 # NER labels worth showing beside the watched entities; MISC is mostly noise in the small models.
 _SHOWN_LABELS = frozenset({"PER", "PERSON", "ORG", "LOC", "GPE"})
+#: Labels of places (spaCy's LOC/GPE, a gazetteer entity of type LOC): where an event happened.
+_PLACE_LABELS = frozenset({"LOC", "GPE"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,17 @@ def _shown(ner: Sequence[EntityMention], mentions: Sequence[EntityMention]) -> l
         and n.text[:1].isupper()
         and not any(n.start < m.end and m.start < n.end for m in mentions)
     ]
+
+
+def _with_places(evidence: Evidence, places: Sequence[EntityMention]) -> Evidence:
+    """Return ``evidence`` with the places named inside its sentence, each name once, in order."""
+    if evidence.start is None or evidence.end is None:
+        return evidence
+    start, end = evidence.start, evidence.end
+    inside = sorted((p for p in places if start <= p.start and p.end <= end), key=lambda p: p.start)
+    unique = {p.text: p for p in reversed(inside)}
+    found = tuple(sorted(unique.values(), key=lambda p: p.start))
+    return evidence.model_copy(update={"places": found}) if found else evidence
 
 
 class MatchEngine:
@@ -213,7 +226,10 @@ class MatchEngine:
                 self._alone(rules[i], mentions, language),
             )
             results.append(rules[i].evaluate(text, sentences, mentions, language, parse, sentence_language))
-        matches = [self._match(article, result, now) for result in results if result is not None]
+        places = [m for m in (*mentions, *(annotation.ner or [])) if m.label in _PLACE_LABELS]
+        matches = [
+            self._match(article, result, now, language, places) for result in results if result is not None
+        ]
         entities = sorted(
             [*mentions, *_shown(annotation.ner or [], mentions)], key=lambda m: (m.start, m.end)
         )
@@ -370,9 +386,21 @@ class MatchEngine:
 
         return parse
 
-    @staticmethod
-    def _match(article: Article, result: RuleResult, matched_at: datetime) -> Match:
+    def _match(
+        self,
+        article: Article,
+        result: RuleResult,
+        matched_at: datetime,
+        language: str,
+        places: Sequence[EntityMention],
+    ) -> Match:
+        """Return the Match of ``result``, with what an alert shows: names per language, places, language."""
         rule = result.rule
+        names = {}
+        for entity_id in result.entities:
+            if entity_id in self.gazetteer.ids:
+                spec = self.gazetteer.entity(entity_id)
+                names[entity_id] = {"": spec.name, **spec.names}
         return Match(
             id=Match.make_id(rule.id, article.id),
             rule=rule.id,
@@ -380,11 +408,14 @@ class MatchEngine:
             severity=rule.severity,
             score=result.score,
             article=article,
-            evidence=result.evidence,
+            evidence=tuple(_with_places(ev, places) for ev in result.evidence),
             entities=result.entities,
             matched_at=matched_at,
             receivers=tuple(rule.receivers),
             dedup_window_s=rule.dedup_window.total_seconds() if rule.dedup_window is not None else None,
             owner=rule.owner,
             rule_tags=tuple(rule.tags),
+            language=language,
+            event=dict(rule.event),
+            entity_names=names,
         )

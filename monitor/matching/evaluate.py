@@ -331,14 +331,28 @@ class CompiledRule:
                 continue
             if c.spec.entities is not None:
                 evidence.append(
-                    Evidence(condition=c.spec.name, sentence=shown, entities=tuple(counted[c.spec.name]))
+                    Evidence(
+                        condition=c.spec.name,
+                        sentence=shown,
+                        entities=tuple(counted[c.spec.name]),
+                        start=sentence.start,
+                        end=sentence.end,
+                    )
                 )
             else:
                 hits = keyword_hits[c.spec.name]
                 terms = tuple(
                     dict.fromkeys(text[tokens[h.first].start : tokens[h.end - 1].end] for h in hits)
                 )
-                evidence.append(Evidence(condition=c.spec.name, sentence=shown, terms=terms))
+                evidence.append(
+                    Evidence(
+                        condition=c.spec.name,
+                        sentence=shown,
+                        terms=terms,
+                        start=sentence.start,
+                        end=sentence.end,
+                    )
+                )
         return evidence
 
     def _negated(

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import ahocorasick
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from monitor.matching.text import fold, fold_with_offsets, is_boundary_free
 from monitor.matching.yamlfile import load_yaml, validate
@@ -49,6 +49,10 @@ class EntitySpec(BaseModel):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="stable id used by rules and matches")
     name: str = Field(min_length=1, description="display name")
+    names: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], str] = Field(
+        default_factory=dict,
+        description="display name per language (ISO 639-1), for alerts to a desk of that language",
+    )
     type: Literal["PER", "ORG", "LOC", "MISC"] = "PER"
     description: str = ""
     aliases: list[str] = Field(min_length=1, description="full names, any language or script")

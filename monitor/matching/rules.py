@@ -191,6 +191,10 @@ class Rule(_Strict):
     id: Identifier
     name: str = Field(min_length=1)
     description: str = ""
+    event: dict[Language, str] = Field(
+        default_factory=dict,
+        description="what an alert of the rule reports, per language ('en': 'Meeting'); default: the name",
+    )
     severity: Literal["info", "low", "medium", "high", "critical"] = "info"
     owner: str = Field("", description="who answers for the rule (a person, a desk, an address)")
     receivers: list[Label] = Field(default_factory=list, description="alert receivers, by name")

@@ -14,12 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+from monitor.alerting.build import alert_from_match
 from monitor.alerting.outbox import Outbox
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
 from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_alert_smtp import _match_about
+from tests.integration.test_alert_smtp import _match_about, _subject
 from tests.smtp import Inbox
 
 N = 4
@@ -116,7 +117,7 @@ def test_killed_between_store_and_send_each_alert_arrives_once(
         second.send_signal(signal.SIGINT)
         code = second.wait(timeout=30)
     subjects = sorted(str(m["Subject"]) for m in inbox.messages)
-    assert subjects == sorted(f"[talks] {_match_about(n).article.title}" for n in range(N)), log.read_text()[
+    assert subjects == sorted(_subject(alert_from_match(_match_about(n))) for n in range(N)), log.read_text()[
         -3000:
     ]
     assert code == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -206,10 +207,12 @@ def _emails(inbox: Inbox, urls: dict[str, str]) -> list[tuple[str, frozenset[str
     """Return each email as (watchlist, seeds it links to)."""
     found = []
     for message in inbox.messages:
-        rule = str(message["subject"]).partition("]")[0].removeprefix("[")
         body = message.get_body(preferencelist=("html",))
         assert body is not None
         html = body.get_content()
+        named = re.search(r" \((\w+)\)</p>", html)  # "rule name (rule id)" under the first line
+        assert named is not None
+        rule = named.group(1)
         found.append((rule, frozenset(seed for url, seed in urls.items() if f'href="{url}"' in html)))
     return found
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from monitor.alerting.notification import Notification
+from monitor.alerting.render import Renderer
 from monitor.alerting.service import Alerter, build_alerter
 from monitor.bus.broker import free_port
 from monitor.metrics import Metrics
-from monitor.models import Article, EntityMention, Evidence, Match, article_id
+from monitor.models import Alert, Article, EntityMention, Evidence, Match, article_id
 from monitor.settings import AlertSettings
 from tests.smtp import Inbox, smtp_server
 
@@ -60,6 +62,11 @@ def _match() -> Match:
     )
 
 
+def _subject(alert: Alert) -> str:
+    """Return the subject the shipped template gives ``alert`` (severity and first line)."""
+    return Renderer().subject(Notification("new", (alert,)))
+
+
 def _alerter(tmp_path: Path, port: int, metrics: Metrics, **settings: Any) -> Alerter:
     config = AlertSettings(
         apprise_urls=[SecretStr(_mailto(port))],
@@ -90,16 +97,15 @@ def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[Inbox, int], me
         assert alert is not None
         assert len(inbox.messages) == 1
         message = inbox.messages[0]
-        assert (
-            message["Subject"]
-            == alert.title
-            == "[leaders_meeting] Ostrova and Brenn hold rail talks in Valmont"
+        assert message["Subject"] == (
+            "[HIGH] Leaders meeting: Lena Ostrova & Tomas Brenn — 2026-05-08"
+            " · Ostrova and Brenn hold rail talks in Valmont"
         )
         assert inbox.recipients[0] == ["desk@example.org"]
         html = message.get_body(preferencelist=("html",))
         assert html is not None
         assert (
-            "<mark>Lena Ostrova</mark> received <mark>Tomas Brenn</mark> in Valmont on Friday"
+            "<mark>Lena Ostrova</mark> <u>received</u> <mark>Tomas Brenn</mark> in Valmont on Friday"
             in html.get_content()
         )
         plain = message.get_body(preferencelist=("plain",))
@@ -148,7 +154,7 @@ def test_pending_alert_is_sent_once_the_server_is_back(tmp_path: Path, metrics: 
             alerter = _alerter(tmp_path, port, metrics)
             assert alerter.retry_pending() == 1  # only apprise: console and log had it already
             assert alerter.retry_pending() == 0
-        assert [m["Subject"] for m in inbox.messages] == [alert.title]
+        assert [m["Subject"] for m in inbox.messages] == [_subject(alert)]
         assert alerter.outbox.pending() == []
     finally:
         alerter.outbox.close()
@@ -206,7 +212,7 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, 
             for _ in range(5):  # a few more ticks: nothing may come twice
                 time.sleep(0.2)
                 alerter.tick()
-        assert sorted(str(m["Subject"]) for m in inbox.messages) == sorted(a.title for a in alerts if a)
+        assert sorted(str(m["Subject"]) for m in inbox.messages) == sorted(_subject(a) for a in alerts if a)
         assert alerter.outbox.pending() == []
     finally:
         alerter.outbox.close()

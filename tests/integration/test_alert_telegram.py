@@ -153,7 +153,8 @@ def test_messages_are_escaped_telegram_html(tmp_path: Path, bot_api: _BotApi, me
     assert call["chat_id"] == "-1001234"
     assert call["parse_mode"] == "HTML"
     text = call["text"]
-    assert "<b>[talks] &lt;Kim&gt; &amp; Xi: talks</b>" in text
+    assert "<b>HIGH · Talks: Lena Ostrova — 2026-05-08</b>" in text
+    assert ">&lt;Kim&gt; &amp; Xi: talks</a>" in text
     assert 'href="https://press.example.net/a?x=1&amp;y=&lt;2&gt;"' in text
     assert "<b>Lena Ostrova</b> &lt;received&gt; Tomas Brenn &amp; his aides" in text
     assert _balanced(text)
@@ -162,7 +163,10 @@ def test_messages_are_escaped_telegram_html(tmp_path: Path, bot_api: _BotApi, me
 def test_a_long_alert_is_split_within_the_limit(tmp_path: Path, bot_api: _BotApi, metrics: Metrics) -> None:
     alerter = build_alerter(_settings(tmp_path, bot_api.url), metrics, console=io.StringIO())
     try:
-        alerter.handle(_match("Long", sentences=200))
+        match = _match("Long")
+        (evidence,) = match.evidence
+        long = evidence.model_copy(update={"sentence": " ".join([evidence.sentence] * 200)})
+        alerter.handle(match.model_copy(update={"evidence": (long,)}))
     finally:
         alerter.outbox.close()
     texts = [c["text"] for c in bot_api.calls]

@@ -30,10 +30,16 @@ def test_demo_prints_each_alert_and_a_summary(tmp_path: Path, monkeypatch: pytes
     assert (result.articles, result.matches, result.alerts) == (7, 3, 3), text
     # The sample holds a Pride march, a leader alone, a recipe and sport: none of them may alert.
     shown = {line for line in text.splitlines() if line.startswith("ALERT ")}
+    outlet = "first newsmon demo — fil d'exemple · https://demo.newsmon.invalid/2025/10"
     assert shown == {
-        "ALERT HIGH [leaders_meeting] Sommet à Vladivostok : Vladimir Poutine reçoit Kim Jong-un",
-        "ALERT MEDIUM [military_parade] Pyongyang prépare un défilé militaire pour l'anniversaire du Parti",
-        "ALERT HIGH [leaders_meeting] Rencontre à Pékin entre Xi Jinping et Vladimir Poutine",
+        "ALERT HIGH Meeting: Vladimir Putin & Kim Jong Un — Vladivostok, 2025-10-06 · 1 source, "
+        f"{outlet}/sommet-vladivostok · (fr) [Sommet] à Vladivostok : "
+        "«Vladimir Poutine» [reçoit] «Kim Jong-un»",
+        "ALERT MEDIUM Military parade — Pyongyang, 2025-10-07 · 1 source, "
+        f"{outlet}/defile-pyongyang · (fr) Pyongyang prépare un [défilé] [militaire] "
+        "pour l'anniversaire du Parti",
+        "ALERT HIGH Meeting: Xi Jinping & Vladimir Putin — Pékin, 2025-10-10 · 1 source, "
+        f"{outlet}/rencontre-pekin · (fr) [Rencontre] à Pékin entre «Xi Jinping» et «Vladimir Poutine»",
     }, text
     assert "newsmon demo: 7 articles -> 3 matches -> 3 alerts" in text
     outbox = tmp_path / "demo" / "alerts.sqlite3"

@@ -104,7 +104,8 @@ def story(n: int) -> Article:
 
 def subject(n: int) -> str:
     """Return the subject of story ``n``'s alert email."""
-    return f"[{RULE}] {story(n).title}"
+    story_n = story(n)
+    return f"[HIGH] Watch: Lena Ostrova — {story_n.published:%Y-%m-%d} · {story_n.title}"
 
 
 def rss(numbers: range | list[int]) -> bytes:

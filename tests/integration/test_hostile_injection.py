@@ -197,6 +197,7 @@ def test_markup_templates_and_escapes_in_the_news_are_text_in_every_channel(
     assert {t.strip("/") for t in re.findall(r"</?([a-z]+)", telegram["text"])} <= {
         "b",
         "i",
+        "u",
         "a",
         "code",
         "blockquote",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.alerting.grouping import GroupPolicy, group_key
@@ -50,12 +50,15 @@ class AlertStore(MessageQueue):
         report: StoredReport | None = None,
         changes: Sequence[str] = (),
         merged: Sequence[str] = (),
+        digests: Mapping[str, timedelta] | None = None,
     ) -> None:
         """Store ``alert`` (new or a new revision) and schedule its messages on ``channels``, atomically.
 
         ``change`` is new, update or escalation (see ``grouping.plan``); ``report`` is the Match that
         caused it; ``merged`` are alerts
         found to be about the same event, folded into this one: their unsent messages are cancelled.
+        ``digests`` maps the channels of digest receivers to their period: there the alert joins the
+        period's one message instead.
         """
         stamp = ts(now)
         with self._transaction() as cur:
@@ -71,7 +74,11 @@ class AlertStore(MessageQueue):
                 self._merge(cur, other, alert.id, stamp)
             key_of = group_key(alert, policy.group_by)
             for channel in channels:
-                self._schedule(cur, alert.id, channel, key_of, change, changes, policy, now)
+                period = (digests or {}).get(channel)
+                if period is not None:
+                    self._schedule_digest(cur, alert.id, channel, period, now)
+                else:
+                    self._schedule(cur, alert.id, channel, key_of, change, changes, policy, now)
 
     def get(self, alert_id: str) -> StoredAlert | None:
         """Return the stored alert ``alert_id`` with its deliveries, or None if unknown."""

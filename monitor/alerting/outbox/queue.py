@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from monitor.alerting.grouping import GroupPolicy, GroupState, plan
+from monitor.alerting.grouping import DIGEST_GROUP, GroupPolicy, GroupState, digest_due, plan
 from monitor.alerting.outbox.db import Database
 from monitor.alerting.outbox.leases import owner_alive
 from monitor.alerting.outbox.records import Due, kind_of
@@ -95,7 +95,7 @@ class MessageQueue(Database):
                 """
                 SELECT m.id, a.rule FROM messages m
                 JOIN message_alerts ma ON ma.message_id = m.id JOIN alerts a ON a.id = ma.alert_id
-                WHERE m.state = ?
+                WHERE m.state = ? AND m.kind != 'digest'
                 """,
                 (state,),
             ).fetchall()
@@ -146,7 +146,8 @@ class MessageQueue(Database):
             rows = self._conn.execute(
                 f"""
                 SELECT m.id, m.channel, m.kind, m.changes, m.attempts, m.group_key,
-                       (SELECT json_group_array(alert_id) FROM message_alerts WHERE message_id = m.id)
+                       (SELECT json_group_array(alert_id) FROM message_alerts WHERE message_id = m.id),
+                       m.due_at
                 FROM messages m WHERE {where} ORDER BY m.due_at, m.id LIMIT ?
                 """,  # noqa: S608 - the where clause is ours; values are bound
                 (*params, limit),
@@ -160,8 +161,9 @@ class MessageQueue(Database):
                 tuple(json.loads(changes)),
                 attempts,
                 key,
+                dt(due_at),
             )
-            for i, channel, kind, changes, attempts, key, ids in rows
+            for i, channel, kind, changes, attempts, key, ids, due_at in rows
         ]
 
     def claim(self, message_id: int, now: datetime, until: datetime) -> bool:
@@ -307,6 +309,20 @@ class MessageQueue(Database):
                 """,
                 (alert_id, channel),
             )
+
+    def _schedule_digest(
+        self, cur: sqlite3.Cursor, alert_id: str, channel: str, period: timedelta, now: datetime
+    ) -> None:
+        """Put ``alert_id`` in the channel's waiting digest, or open one due at the period's end."""
+        open_row = cur.execute(
+            "SELECT id FROM messages WHERE channel = ? AND kind = 'digest' AND state = 'pending' "
+            "ORDER BY id DESC LIMIT 1",
+            (channel,),
+        ).fetchone()
+        if open_row is not None:
+            cur.execute("INSERT OR IGNORE INTO message_alerts VALUES (?, ?)", (open_row[0], alert_id))
+            return
+        self._insert(cur, channel, DIGEST_GROUP, "digest", (), digest_due(now, period), [alert_id], now)
 
     def _insert(
         self,

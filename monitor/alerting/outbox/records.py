@@ -114,3 +114,4 @@ class Due:
     changes: tuple[str, ...]
     attempts: int
     group_key: str
+    due_at: datetime | None = None

@@ -20,7 +20,9 @@ def test_alert_copies_the_match(make_match: MakeMatch) -> None:
     assert alert.title == "[leaders_meeting] Verin and Kalm sign a water accord in Geneva"
     assert alert.summary == match.evidence[0].sentence
     assert alert.articles == (ArticleRef.of(match.article),)
-    assert alert.evidence == match.evidence
+    assert alert.evidence == tuple(
+        ev.model_copy(update={"article_id": match.article.id}) for ev in match.evidence
+    )
     assert alert.entities == ("ada_verin", "boris_kalm")
     assert alert.match_ids == (match.id,)
     assert alert.created_at == match.matched_at

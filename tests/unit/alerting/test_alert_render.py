@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor.alerting.build import alert_from_match, attach
 from monitor.alerting.notification import Notification
-from monitor.alerting.render import Renderer, mark_entities
+from monitor.alerting.render import CONSOLE_LIMIT, SUBJECT_LIMIT, Renderer, mark_entities
+from monitor.alerting.view import Desk
 from monitor.errors import ConfigError
-from monitor.models import Match
+from monitor.models import EntityMention, Evidence, Match
 
 MakeMatch = Callable[..., Match]
 
@@ -22,45 +24,47 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def test_subject_is_the_title_on_one_line(make_match: MakeMatch, renderer: Renderer) -> None:
+def test_subject_is_severity_first_line_and_headline(make_match: MakeMatch, renderer: Renderer) -> None:
     alert = alert_from_match(make_match(title="Verin and Kalm\n  sign an accord"))
-    assert (
-        renderer.subject(Notification("new", (alert,))) == "[leaders_meeting] Verin and Kalm sign an accord"
+    subject = renderer.subject(Notification("new", (alert,)))
+    assert subject == (
+        "[HIGH] Leaders meeting: Ada Verin & Boris Kalm — Geneva, 2026-03-04 · Verin and Kalm sign an accord"
     )
 
 
-def test_subject_of_a_followup_counts_the_other_sources(make_match: MakeMatch, renderer: Renderer) -> None:
+def test_subject_of_a_followup_counts_the_sources(make_match: MakeMatch, renderer: Renderer) -> None:
     alert = alert_from_match(make_match())
     for n in range(2):
         alert = attach(alert, make_match(url=f"https://other.example.net/{n}"))
     subject = renderer.subject(Notification("followup", (alert,)))
-    assert subject.endswith("(also reported by 2 more sources)")
+    assert "Geneva, 2026-03-04 (update: 3 sources) · " in subject
 
 
-def test_subject_of_a_digest_names_its_alerts(make_match: MakeMatch, renderer: Renderer) -> None:
+def test_subject_of_several_alerts_names_each_and_fits(make_match: MakeMatch, renderer: Renderer) -> None:
     alerts = tuple(
-        alert_from_match(make_match(url=f"https://news.example.org/{n}", title=f"T{n}")) for n in range(3)
+        alert_from_match(make_match(url=f"https://news.example.org/{n}", title=f"T{n}")) for n in range(9)
     )
     subject = renderer.subject(Notification("new", alerts))
-    assert subject.startswith("[leaders_meeting] 3 alerts: [leaders_meeting] T0; [leaders_meeting] T1")
+    assert subject.startswith("[HIGH] 9 alerts: Leaders meeting: Ada Verin & Boris Kalm")
+    assert len(subject) <= SUBJECT_LIMIT
+    assert subject.endswith("…")
 
 
-def test_text_has_every_field_and_marked_entities(make_match: MakeMatch, renderer: Renderer) -> None:
+def test_text_has_first_line_evidence_once_and_sources(make_match: MakeMatch, renderer: Renderer) -> None:
     match = make_match()
     text = renderer.text(Notification("new", (alert_from_match(match),)))
-    assert "Watchlist: Leaders meeting (leaders_meeting)" in text
-    assert "Severity: high" in text
-    assert "Article: Verin and Kalm sign a water accord in Geneva" in text
-    assert "Source: example-world" in text
-    assert "Published: 2026-03-04 09:30 UTC" in text
-    assert f"Link: {match.article.url}" in text
-    marked = "«Ada Verin» and «Boris Kalm» met in «Geneva» on Tuesday to sign a water-sharing accord."
-    assert f"- [two_leaders_meet] {marked}" in text
+    assert text.startswith("Leaders meeting: Ada Verin & Boris Kalm — Geneva, 2026-03-04\n")
+    assert "HIGH · Leaders meeting (leaders_meeting)" in text
+    marked = "«Ada Verin» and «Boris Kalm» [met] in Geneva on Tuesday to sign a water-sharing accord."
+    assert text.count(marked) == 1
+    assert "Evidence (en, example-world):" in text
+    assert "1. example-world · en · 2026-03-04 09:30 UTC" in text
+    assert f"   {match.article.url}" in text
 
 
 def test_text_says_when_the_time_is_unknown(make_match: MakeMatch, renderer: Renderer) -> None:
     text = renderer.text(Notification("new", (alert_from_match(make_match(published=None)),)))
-    assert "Published: unknown" in text
+    assert "· unknown" in text
 
 
 def test_html_email_escapes_what_the_news_says(make_match: MakeMatch, renderer: Renderer) -> None:
@@ -69,25 +73,48 @@ def test_html_email_escapes_what_the_news_says(make_match: MakeMatch, renderer: 
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; R&amp;D summit" in html
     assert 'href="https://news.example.org/a?x=1&amp;y=2"' in html
-    assert "<mark>Ada Verin</mark> and <mark>Boris Kalm</mark> met in <mark>Geneva</mark>" in html
-    assert "example-world · 2026-03-04 09:30 UTC" in html
+    assert "<mark>Ada Verin</mark> and <mark>Boris Kalm</mark> <u>met</u> in Geneva" in html
+    assert "example-world · en · 2026-03-04 09:30 UTC" in html
 
 
 def test_telegram_uses_only_its_tags(make_match: MakeMatch, renderer: Renderer) -> None:
     html = renderer.telegram_html(Notification("new", (alert_from_match(make_match(title="A < B & C")),)))
-    assert "<b>[leaders_meeting] A &lt; B &amp; C</b>" in html
+    assert "<b>HIGH · Leaders meeting: Ada Verin &amp; Boris Kalm — Geneva, 2026-03-04</b>" in html
+    assert ">A &lt; B &amp; C</a>" in html
     tags = {t.strip("/") for t in re.findall(r"</?([a-z]+)", html)}
-    assert tags <= {"b", "i", "a", "code", "blockquote"}
+    assert tags <= {"b", "i", "u", "a", "code", "blockquote"}
 
 
-def test_console_is_compact(make_match: MakeMatch, renderer: Renderer) -> None:
-    match = make_match()
+def test_console_is_one_line_within_the_limit(make_match: MakeMatch, renderer: Renderer) -> None:
+    match = make_match(evidence=(_long_evidence(),))
     out = renderer.console(Notification("new", (alert_from_match(match),)))
-    lines = out.splitlines()
-    assert 2 <= len(lines) <= 4
-    assert lines[0] == "ALERT HIGH [leaders_meeting] Verin and Kalm sign a water accord in Geneva"
+    assert "\n" not in out
+    assert len(out) <= CONSOLE_LIMIT
+    assert out.startswith("ALERT HIGH Leaders meeting: Ada Verin & Boris Kalm — 2026-03-04 · 1 source")
     assert match.article.url in out
-    assert "«Ada Verin»" in out
+    assert "(en) «Ada Verin» [met] the delegates" in out
+
+
+def test_desk_language_and_zone_per_receiver(make_match: MakeMatch) -> None:
+    match = make_match().model_copy(
+        update={
+            "event": {"en": "Meeting", "fr": "Rencontre"},
+            "entity_names": {"ada_verin": {"fr": "Ada Vérin"}},
+        }
+    )
+    renderer = Renderer(desks={"paris": Desk("fr", ZoneInfo("Europe/Paris"))})
+    alert = alert_from_match(match)
+    assert renderer.subject(Notification("new", (alert,), "paris")).startswith(
+        "[HIGH] Rencontre: Ada Vérin & "
+    )
+    assert "2026-03-04 10:30 CET" in renderer.text(Notification("new", (alert,), "paris"))
+    assert renderer.subject(Notification("new", (alert,), "other")).startswith("[HIGH] Meeting: Ada Verin & ")
+
+
+def _long_evidence() -> Evidence:
+    sentence = "Ada Verin met " + "the delegates of many neighbouring valleys " * 12 + "today."
+    mention = EntityMention(text="Ada Verin", label="PER", start=0, end=9, entity_id="ada_verin")
+    return Evidence(condition="meet", sentence=sentence, entities=(mention,), terms=("met",))
 
 
 def test_user_template_overrides_the_shipped_one(tmp_path: Path, make_match: MakeMatch) -> None:
@@ -97,7 +124,7 @@ def test_user_template_overrides_the_shipped_one(tmp_path: Path, make_match: Mak
     renderer = Renderer(tmp_path)
     note = Notification("new", (alert_from_match(make_match()),))
     assert renderer.subject(note) == "DESK LEADERS_MEETING 1"
-    assert "Watchlist:" in renderer.text(note)  # the others stay the shipped ones
+    assert "Sources (1), first reporter first:" in renderer.text(note)  # the others stay the shipped ones
 
 
 def test_broken_user_template_fails_at_start_with_file_and_line(tmp_path: Path) -> None:

@@ -60,8 +60,10 @@ def test_jsonl_log_appends_one_alert_per_line(tmp_path: Path, make_match: MakeMa
     for alert in alerts:
         channel.send(_note(alert))
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert [Alert.model_validate_json(line) for line in lines] == alerts
-    assert json.loads(lines[0])["schema_version"] == 1
+    docs = [json.loads(line) for line in lines]
+    assert [d["id"] for d in docs] == [a.id for a in alerts]
+    assert {d["schema"] for d in docs} == {"newsmon.alert/2"}
+    assert docs[0]["articles"][0]["url"] == alerts[0].articles[0].url
 
 
 def test_jsonl_log_error_is_a_delivery_error(tmp_path: Path, make_match: MakeMatch) -> None:
@@ -75,7 +77,7 @@ def test_jsonl_log_error_is_a_delivery_error(tmp_path: Path, make_match: MakeMat
 def test_console_prints_the_compact_view(make_match: MakeMatch) -> None:
     stream = io.StringIO()
     ConsoleChannel(stream).send(_note(alert_from_match(make_match())))
-    assert stream.getvalue().startswith("ALERT HIGH [leaders_meeting] ")
+    assert stream.getvalue().startswith("ALERT HIGH Leaders meeting: Ada Verin & Boris Kalm — Geneva, ")
     closed = io.StringIO()
     closed.close()
     with pytest.raises(DeliveryError):
@@ -87,7 +89,9 @@ def test_apprise_sends_subject_and_text(make_match: MakeMatch) -> None:
     alert = alert_from_match(make_match())
     AppriseChannel("newsmonok://token-1234@desk").send(_note(alert))
     assert len(_SENT) == 1
-    assert _SENT[0]["title"] == alert.title
+    assert _SENT[0]["title"].startswith(
+        "[HIGH] Leaders meeting: Ada Verin & Boris Kalm — Geneva, 2026-03-04 · "
+    )
     assert alert.articles[0].url in _SENT[0]["body"]
 
 
