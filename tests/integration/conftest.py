@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from tests.integration.brokers import BrokerKind, BrokerUnderTest
 from tests.kafka_cluster import KafkaCluster
 from tests.smtp import Inbox, smtp_server
@@ -49,7 +49,7 @@ def broker(request: pytest.FixtureRequest, broker_kind: BrokerKind) -> Iterator[
 
 @pytest.fixture
 def own_broker(request: pytest.FixtureRequest, broker_kind: BrokerKind) -> Iterator[BrokerUnderTest]:
-    """Return a broker this test may stop and start: its own tansu on a fixed port, or the Kafka cluster.
+    """Return a broker this test may stop and start: its own tansu (back on its port), or the Kafka cluster.
 
     The cluster is shared by the whole run, so whatever the test stopped is started again after it.
     """
@@ -60,7 +60,7 @@ def own_broker(request: pytest.FixtureRequest, broker_kind: BrokerKind) -> Itera
         finally:
             cluster.start()
         return
-    embedded = EmbeddedBroker(port=free_port()).start()
+    embedded = EmbeddedBroker().start()
     try:
         yield BrokerUnderTest("tansu", embedded=embedded)
     finally:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
@@ -137,7 +137,7 @@ def test_broker_refuses_a_port_in_use(broker: BrokerUnderTest) -> None:
 
 @pytest.mark.tansu
 def test_broker_stops_cleanly() -> None:
-    b = EmbeddedBroker(port=free_port()).start()
+    b = EmbeddedBroker().start()
     assert b.alive()
     b.stop()
     assert not b.alive()
