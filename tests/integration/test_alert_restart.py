@@ -18,9 +18,9 @@ from monitor.alerting.outbox import Outbox
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_alert_smtp import _match_about
-from tests.smtp import Inbox
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.matches import match_about
+from tests.fixtures.smtp import Inbox
 
 N = 4
 
@@ -65,7 +65,7 @@ def test_killed_between_store_and_send_each_alert_arrives_once(
     bus.ensure_topics()
     producer = bus.producer()
     for n in range(N):
-        match = _match_about(n)
+        match = match_about(n)
         producer.send(topics.matches, key=match.rule.encode(), value=encode(match))
     producer.flush()
     producer.close()
@@ -111,7 +111,7 @@ def test_killed_between_store_and_send_each_alert_arrives_once(
         second.send_signal(signal.SIGINT)
         code = second.wait(timeout=30)
     subjects = sorted(str(m["Subject"]) for m in inbox.messages)
-    assert subjects == sorted(f"[talks] {_match_about(n).article.title}" for n in range(N)), log.read_text()[
+    assert subjects == sorted(f"[talks] {match_about(n).article.title}" for n in range(N)), log.read_text()[
         -3000:
     ]
     assert code == 0

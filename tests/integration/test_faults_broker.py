@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from monitor.demo.serve import LocalFeedServer
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_faults_rig import Rig, smtp_server, subject
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rig import Rig, subject
+from tests.fixtures.smtp import smtp_server
 
 
 def test_services_survive_a_broker_restart_and_carry_on_with_new_articles(

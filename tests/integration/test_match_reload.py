@@ -20,7 +20,7 @@ from monitor.bus.serde import decode, encode
 from monitor.metrics import Metrics
 from monitor.models import Article, Match
 from monitor.settings import KafkaSettings, MatchSettings, Settings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
+from tests.fixtures.brokers import BrokerUnderTest
 from tests.unit.matching.test_rules_loader import ENTITIES, RULE
 
 _TIMEOUT_S = 30.0

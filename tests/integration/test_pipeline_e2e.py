@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from monitor.demo.serve import LocalFeedServer
-from tests.integration.brokers import BrokerUnderTest
-from tests.seeds import SEEDS, load_seeds, seeds_as_rss
-from tests.smtp import Inbox
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.seeds import SEEDS, load_seeds, seeds_as_rss
+from tests.fixtures.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
 

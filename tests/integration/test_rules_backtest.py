@@ -12,7 +12,7 @@ from monitor.bus.serde import encode
 from monitor.matching.backtest import run_backtest
 from monitor.models import Article, utcnow
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
+from tests.fixtures.brokers import BrokerUnderTest
 from tests.unit.matching.test_rules_loader import ENTITIES, RULE
 
 

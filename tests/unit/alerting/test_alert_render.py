@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,7 @@ from monitor.alerting.build import alert_from_match, attach
 from monitor.alerting.notification import Notification
 from monitor.alerting.render import Renderer, mark_entities
 from monitor.errors import ConfigError
-from monitor.models import Match
-
-MakeMatch = Callable[..., Match]
+from tests.fixtures.matches import MakeMatch
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from monitor.alerting.outbox import Outbox
 from monitor.alerting.restore import apply_record
 from monitor.alerting.service import Alerter, AlertPolicy
 from monitor.metrics import Metrics
-from monitor.models import Match
+from tests.fixtures.matches import MakeMatch
 
-MakeMatch = Callable[..., Match]
 T0 = datetime(2026, 3, 4, 9, 40, tzinfo=UTC)
 POLICY = AlertPolicy(groups=GroupPolicy(group_wait=timedelta(0), group_interval=timedelta(minutes=5)))
 

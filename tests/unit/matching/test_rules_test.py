@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from monitor.ingest.fetch import Fetcher
 from monitor.matching.inputs import read_articles
 from monitor.matching.rules_test import run_rules_test
+from tests.fixtures.http import base_url, serving
 
 from .conftest import FIXED_NOW, RULES
 
@@ -164,13 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Handler)) as httpd:
+        yield base_url(httpd)
 
 
 def _loopback_fetcher() -> Fetcher:
