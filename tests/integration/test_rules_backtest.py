@@ -13,7 +13,7 @@ from monitor.matching.backtest import run_backtest
 from monitor.models import Article, utcnow
 from monitor.settings import KafkaSettings, TopicSettings
 from tests.fixtures.brokers import BrokerUnderTest
-from tests.unit.matching.test_rules_loader import ENTITIES, RULE
+from tests.fixtures.rules import ENTITIES, RULE
 
 
 def _article(n: int, text: str) -> Article:

@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 
 from monitor.matching.check import run_rules_check
+from tests.fixtures.rules import ENTITIES, RULE
 
 from .conftest import RULES
-from .test_rules_loader import ENTITIES, RULE
 
 EXAMPLES = """\
 examples:

@@ -10,9 +10,9 @@ import pytest
 from monitor.errors import RuleError
 from monitor.matching.engine import MatchEngine
 from monitor.matching.rules import load_rules
+from tests.fixtures.rules import ENTITIES
 
 from .conftest import FIXED_NOW, MakeArticle
-from .test_rules_loader import ENTITIES
 
 BASE = """\
 id: summit
