@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from monitor.metrics import Metrics
 
 pytest_plugins = [
+    "tests.fixtures.articles",
     "tests.fixtures.brokers",
     "tests.fixtures.matches",
     "tests.fixtures.smtp",

@@ -1,7 +1,8 @@
 """Test helpers are written once, in ``tests/fixtures/``: a copy in a test file fails here.
 
 Rig code copied from file to file drifts apart (four ``_bus`` helpers, eight ``MakeMatch`` aliases,
-three aiosmtpd inboxes and three Telegram stand-ins had gathered before this test). A test that needs
+three aiosmtpd inboxes and three Telegram stand-ins had gathered before this test), and a helper
+imported from another test file makes that file a fixtures module nobody named. A test that needs
 one imports it from ``tests/fixtures/`` or takes its fixture.
 """
 
@@ -98,12 +99,27 @@ def _copied_helpers(sources: Sources) -> list[list[str]]:
     return sorted(sorted(where) for where in places.values() if len({w.split(":")[0] for w in where}) > 1)
 
 
+def _imports_from_test_modules(sources: Sources) -> dict[str, str]:
+    """Return where a file imports from a test module (``test_*``): what two files share is a fixture."""
+    found = {}
+    for name, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if module is not None and module.rsplit(".", 1)[-1].startswith("test_"):
+                found[f"{name}:{node.lineno}"] = module
+    return found
+
+
 def test_no_shared_helper_is_defined_again_outside_the_fixtures() -> None:
     assert _shared_redefined(_test_sources()) == {}
 
 
 def test_smtp_servers_are_built_only_by_the_smtp_fixtures() -> None:
     assert _smtp_rigs(_test_sources()) == {}
+
+
+def test_no_test_module_is_imported_for_its_helpers() -> None:
+    assert _imports_from_test_modules(_test_sources()) == {}, "move what is shared to tests/fixtures/"
 
 
 def test_no_helper_is_copied_between_test_files() -> None:
@@ -119,9 +135,10 @@ def test_the_checks_see_each_kind_of_copy() -> None:
     # Each check must recognise what it looks for, or the tests above pass without looking.
     copies = {
         "tests/a.py": _BUS + "MakeMatch = object\n" + _WAIT.format(name="_wait") + _SMTP,
-        "tests/b.py": _WAIT.format(name="_until"),
+        "tests/b.py": _WAIT.format(name="_until") + "from .test_a import _wait\n",
     }
     assert sorted(_shared_redefined(copies)) == ["tests/a.py:1", "tests/a.py:3"]
     assert sorted(_smtp_rigs(copies)) == ["tests/a.py:7", "tests/a.py:9"]
     assert _copied_helpers(copies) == [["tests/a.py:4 _wait", "tests/b.py:1 _until"]]
+    assert _imports_from_test_modules(copies) == {"tests/b.py:4": "test_a"}
     assert len(_test_sources()) > 50

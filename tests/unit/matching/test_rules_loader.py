@@ -10,9 +10,7 @@ import pytest
 from monitor.errors import RuleError
 from monitor.matching.engine import MatchEngine
 from monitor.matching.rules import load_rules
-from tests.fixtures.rules import ENTITIES, RULE
-
-from .conftest import RULES
+from tests.fixtures.rules import ENTITIES, RULE, RULES
 
 
 def _rules_dir(tmp_path: Path, rule: str = RULE, entities: str = ENTITIES, name: str = "summit.yaml") -> Path:

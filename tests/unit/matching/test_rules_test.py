@@ -13,9 +13,9 @@ import pytest
 from monitor.ingest.fetch import Fetcher
 from monitor.matching.inputs import read_articles
 from monitor.matching.rules_test import run_rules_test
+from tests.fixtures.articles import FIXED_NOW
 from tests.fixtures.http import base_url, serving
-
-from .conftest import FIXED_NOW, RULES
+from tests.fixtures.rules import RULES
 
 MODELS = {"fr": "fr_core_news_sm"}
 

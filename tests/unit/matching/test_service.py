@@ -12,9 +12,8 @@ from monitor.errors import RuleError
 from monitor.matching.service import MatchService, RulesWatcher
 from monitor.metrics import Metrics
 from monitor.settings import MatchSettings
+from tests.fixtures.articles import MakeArticle
 from tests.fixtures.rules import ENTITIES, RULE, rewrite
-
-from .conftest import MakeArticle
 
 
 class _Clock:
