@@ -1,4 +1,10 @@
-"""Fixtures shared by the whole suite."""
+"""The suite's options and its smallest fixtures; the rigs live in ``tests/fixtures/``, registered here.
+
+Every helper more than one test file needs (brokers and buses, SMTP servers, the Telegram stand-in,
+feed servers, matches, the newsmon-process rig, the seeds) is in a module of ``tests/fixtures/``, one
+per concern, as quix-streams keeps its tests' factories in one fixtures module. Fixtures there are
+visible to every test (``pytest_plugins``); their classes and helpers are imported from there.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,15 @@ from prometheus_client import CollectorRegistry
 
 from monitor.metrics import Metrics
 
+pytest_plugins = [
+    "tests.fixtures.articles",
+    "tests.fixtures.brokers",
+    "tests.fixtures.matches",
+    "tests.fixtures.smtp",
+    "tests.fixtures.telegram",
+]
+
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
 
 
 @pytest.fixture

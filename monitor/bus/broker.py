@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -22,11 +23,14 @@ from typing import IO
 from monitor.errors import BrokerError
 from monitor.logs import get_logger
 
-__all__ = ["EmbeddedBroker", "free_port", "resolve_tansu"]
+__all__ = ["BIND_TRIES", "EmbeddedBroker", "free_port", "listens_on", "resolve_tansu"]
 
 _log = get_logger(__name__)
 _LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
+_PROC_TCP = Path("/proc/net/tcp")
+_TCP_LISTEN = "0A"
+BIND_TRIES = 5
 
 
 def free_port(host: str = _LOOPBACK) -> int:
@@ -41,6 +45,41 @@ def _port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Return the inodes of the IPv4 sockets listening on ``port`` (from /proc/net/tcp)."""
+    inodes = set()
+    for line in _PROC_TCP.read_text(encoding="ascii").splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == _TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            inodes.add(fields[9])
+    return inodes
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Return whether process ``pid`` itself listens on loopback ``port``.
+
+    Whether the port accepts connections is not enough: another process that took the port between
+    our pick and tansu's bind would pass for the broker while tansu dies on "Address in use". On
+    Linux the owner is read from /proc; elsewhere this falls back to whether the port accepts.
+    """
+    if not _PROC_TCP.exists():
+        return _port_in_use(_LOOPBACK, port)
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return False
+    with contextlib.suppress(OSError):  # the process may exit while its descriptors are read
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[len("socket:[") : -1] in inodes:
+                    return True
+    return False
+
+
+class _PortTakenError(BrokerError):
+    """The port tansu was to listen on is held by another process."""
 
 
 def _own_session_dying_with_parent() -> None:
@@ -74,12 +113,27 @@ def resolve_tansu(explicit: Path | None = None) -> Path:
 
 
 class EmbeddedBroker:
-    """Run tansu on a loopback port for as long as the context is open."""
+    """Run tansu on a loopback port for as long as the context is open.
 
-    def __init__(self, port: int = 0, binary: Path | None = None, start_timeout_s: float = 15.0) -> None:
+    With ``port=0`` it picks a free port itself. tansu cannot listen on port 0 and say which port it
+    got (it must advertise the port to clients before it binds), so a picked port may be taken by
+    another process before tansu binds it: then it picks a fresh one, up to ``bind_tries`` times.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        binary: Path | None = None,
+        start_timeout_s: float = 15.0,
+        *,
+        pick_port: Callable[[], int] = free_port,
+        bind_tries: int = BIND_TRIES,
+    ) -> None:
         self._requested_port = port
         self._binary = binary
         self._start_timeout_s = start_timeout_s
+        self._pick_port = pick_port
+        self._bind_tries = bind_tries
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self.port = 0
@@ -92,12 +146,32 @@ class EmbeddedBroker:
     def start(self) -> EmbeddedBroker:
         """Start the broker and wait until it accepts connections."""
         binary = resolve_tansu(self._binary)
-        self.port = self._requested_port or free_port()
-        if _port_in_use(_LOOPBACK, self.port):
-            raise BrokerError(
-                f"port {self.port} on {_LOOPBACK} is already in use (setting kafka.embedded_port)"
-            )
-        url = f"tcp://{_LOOPBACK}:{self.port}"
+        if self._requested_port:
+            return self._start_on(binary, self._requested_port)
+        taken: list[int] = []
+        for attempt in range(1, self._bind_tries + 1):
+            port = self._pick_port()
+            try:
+                return self._start_on(binary, port)
+            except _PortTakenError as e:
+                taken.append(port)
+                _log.warning(
+                    "broker.port_taken", port=port, attempt=attempt, tries=self._bind_tries, detail=str(e)
+                )
+        raise BrokerError(
+            f"embedded broker found no free port on {_LOOPBACK} in {self._bind_tries} tries: each port it "
+            f"picked ({', '.join(map(str, taken))}) was taken by another process before the broker could "
+            "listen on it. Stop what is taking loopback ports, or set kafka.embedded_port to a port you "
+            "keep free."
+        )
+
+    def _start_on(self, binary: Path, port: int) -> EmbeddedBroker:
+        """Start tansu on ``port``; raise :class:`_PortTakenError` if another process holds it."""
+        self.port = port
+        in_use = f"port {port} on {_LOOPBACK} is already in use (setting kafka.embedded_port)"
+        if _port_in_use(_LOOPBACK, port):
+            raise _PortTakenError(in_use)
+        url = f"tcp://{_LOOPBACK}:{port}"
         # stderr goes to a file, not a pipe: an unread pipe fills up and stalls a long-running broker.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
@@ -110,10 +184,12 @@ class EmbeddedBroker:
         deadline = time.monotonic() + self._start_timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                detail = self._read_stderr()
+                code, detail = self._proc.returncode, self._read_stderr()
                 self.stop()
-                raise BrokerError(f"embedded broker exited at start (code {self._proc.returncode}): {detail}")
-            if _port_in_use(_LOOPBACK, self.port):
+                if "AddrInUse" in detail or "Address in use" in detail:
+                    raise _PortTakenError(f"{in_use}: {detail[-300:]}")
+                raise BrokerError(f"embedded broker exited at start (code {code}): {detail}")
+            if listens_on(self._proc.pid, port):
                 _log.info("broker.started", bootstrap=self.bootstrap_servers[0], binary=str(binary))
                 return self
             time.sleep(0.05)

@@ -15,8 +15,8 @@ from monitor.bus.broker import free_port
 from monitor.cli import main
 from monitor.metrics import Metrics
 from monitor.settings import AlertSettings, ReceiverSettings
-from tests.integration.test_alert_smtp import _match_about
-from tests.smtp import Inbox
+from tests.fixtures.matches import match_about
+from tests.fixtures.smtp import Inbox
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_alerts_list_and_resend(
 ) -> None:
     inbox, _ = smtp
     alerter = build_alerter(env, metrics, console=io.StringIO())
-    alert = alerter.handle(_match_about(0))
+    alert = alerter.handle(match_about(0))
     alerter.outbox.close()
     assert alert is not None
     assert len(inbox.messages) == 1
@@ -188,7 +188,7 @@ def test_a_silence_mutes_the_next_alert(
     build_alerter(env, metrics, console=io.StringIO()).outbox.close()
     assert _run(capsys, "silence", "add", "--rule", "tal*", "--duration", "1h")[0] == 0
     alerter = build_alerter(env, metrics, console=io.StringIO())
-    alert = alerter.handle(_match_about(1))
+    alert = alerter.handle(match_about(1))
     alerter.outbox.close()
     assert alert is not None
     assert inbox.messages == []
@@ -256,7 +256,7 @@ def test_alerts_list_shows_why_a_delivery_failed(
         metrics,
         console=io.StringIO(),
     )
-    alert = alerter.handle(_match_about(2))
+    alert = alerter.handle(match_about(2))
     alerter.outbox.close()
     assert alert is not None
     code, out = _run(capsys, "alerts", "list", "--format", "json")
@@ -279,7 +279,7 @@ def test_no_alerts_points_at_the_demos_outbox(
     demo = env.model_copy(update={"outbox_db": Path("var/demo/alerts.sqlite3")})
     demo.outbox_db.parent.mkdir(parents=True)
     alerter = build_alerter(demo, metrics, console=io.StringIO())  # as `newsmon demo` leaves it
-    alert = alerter.handle(_match_about(3))
+    alert = alerter.handle(match_about(3))
     alerter.outbox.close()
     assert alert is not None
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from monitor.alerting.document import SCHEMA_FILE
 from monitor.alerting.render import CONSOLE_LIMIT, SUBJECT_LIMIT
 from monitor.alerting.telegram import TELEGRAM_LIMIT
 from monitor.demo.serve import LocalFeedServer
+from tests.fixtures.processes import newsmon
 from tests.integration.brokers import BrokerUnderTest
 from tests.seeds import load_seeds, seeds_as_rss
 from tests.smtp import Inbox
@@ -79,13 +78,6 @@ def posts() -> Iterator[_Posts]:
     server.server_close()
 
 
-def _newsmon(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
 def _run_pipeline(
     broker: BrokerUnderTest, tmp_path: Path, unique: str, smtp_port: int, posts: _Posts, inbox: Inbox
 ) -> None:
@@ -126,7 +118,7 @@ def _run_pipeline(
             "NEWSMON_LOG_FORMAT": "json",
         }
         processes = [
-            _newsmon([stage], env, tmp_path, tmp_path / f"{stage}.log")
+            newsmon([stage], env, tmp_path, tmp_path / f"{stage}.log")
             for stage in ("alert", "match", "ingest")
         ]
         try:

@@ -19,9 +19,9 @@ from monitor.alerting.outbox import Outbox
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_alert_smtp import _match_about, _subject
-from tests.smtp import Inbox
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.matches import match_about, subject_of
+from tests.fixtures.smtp import Inbox
 
 N = 4
 
@@ -69,7 +69,7 @@ def test_killed_between_store_and_send_each_alert_arrives_once(
     bus.ensure_topics()
     producer = bus.producer()
     for n in range(N):
-        match = _match_about(n)
+        match = match_about(n)
         producer.send(topics.matches, key=match.rule.encode(), value=encode(match))
     producer.flush()
     producer.close()
@@ -117,8 +117,8 @@ def test_killed_between_store_and_send_each_alert_arrives_once(
         second.send_signal(signal.SIGINT)
         code = second.wait(timeout=30)
     subjects = sorted(str(m["Subject"]) for m in inbox.messages)
-    assert subjects == sorted(_subject(alert_from_match(_match_about(n))) for n in range(N)), log.read_text()[
-        -3000:
-    ]
+    assert subjects == sorted(subject_of(alert_from_match(match_about(n))) for n in range(N)), (
+        log.read_text()[-3000:]
+    )
     assert code == 0
     assert _stored(outbox) == N

@@ -25,8 +25,9 @@ from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.models import Evidence, Match, article_id
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_faults_rig import SEED, Proc, Rig, smtp_server, story
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rig import SEED, Rig, owning, story
+from tests.fixtures.smtp import smtp_server
 
 PARTITIONS = 3
 STORIES = 4
@@ -125,10 +126,6 @@ def _pending(rig: Rig, name: str) -> int:
     return len(_rows(rig, name, sql))
 
 
-def _owning(proc: Proc) -> bool:
-    return bool(proc.label_values("newsmon_consumer_lag_messages", "partition"))
-
-
 def test_an_alerter_killed_after_alerting_its_events_its_successor_alerts_none_again(
     broker: BrokerUnderTest, tmp_path: Path, unique: str
 ) -> None:
@@ -139,7 +136,13 @@ def test_an_alerter_killed_after_alerting_its_events_its_successor_alerts_none_a
         a = rig.start("alert", name="alert-a", env=_host(rig, "host-a"))
         b = rig.start("alert", name="alert-b", env=_host(rig, "host-b"))
         try:
-            rig.wait_for("both alerters owning partitions", lambda: _owning(a) and _owning(b), 90, a, b)
+            rig.wait_for(
+                "both alerters owning partitions",
+                owning(a, b),
+                90,
+                a,
+                b,
+            )
             first = _publish(broker, unique, "outlet-a")
             rig.wait_for("one email per event", lambda: len(inbox.snapshot()) >= len(expected), 60, a, b)
             rig.wait_for("every first message recorded", lambda: _handled(rig, first), 30, a, b)
@@ -164,7 +167,9 @@ def test_an_alerter_killed_after_alerting_its_events_its_successor_alerts_none_a
                 "alert", name=f"{victim.name}-again", env=_host(rig, "host-a" if victim is a else "host-b")
             )
             rig.wait_for(
-                "both alerters owning partitions again", lambda: _owning(back) and _owning(survivor), 90
+                "both alerters owning partitions again",
+                owning(back, survivor),
+                90,
             )
             third = _publish(broker, unique, "outlet-c")
             rig.wait_for("the third copy handled", lambda: _handled(rig, third), 90, back, survivor)
@@ -223,7 +228,7 @@ def test_two_alerters_killed_at_random_moments_email_each_event_once_apart_from_
         hosts["host-b"] = rig.start("alert", name="alert-b-0", env=_host(rig, "host-b"))
         ids: list[str] = []
         try:
-            rig.wait_for("both alerters owning partitions", lambda: all(map(_owning, hosts.values())), 90)
+            rig.wait_for("both alerters owning partitions", lambda: all(map(owning, hosts.values())), 90)
             publisher = threading.Thread(
                 target=lambda: ids.extend(
                     i for c in range(COPIES) for i in _publish(broker, unique, f"outlet-{c}", pause_s=0.5)

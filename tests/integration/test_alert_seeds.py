@@ -30,8 +30,8 @@ from monitor.matching.inputs import read_articles
 from monitor.metrics import Metrics
 from monitor.models import Match, article_id
 from monitor.settings import AlertSettings, KafkaSettings, Settings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.smtp import Inbox
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -4,67 +4,24 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from monitor.alerting.notification import Notification
-from monitor.alerting.render import Renderer
 from monitor.alerting.service import Alerter, build_alerter
 from monitor.bus.broker import free_port
 from monitor.metrics import Metrics
-from monitor.models import Alert, Article, EntityMention, Evidence, Match, article_id
+from monitor.models import Match, article_id
 from monitor.settings import AlertSettings
-from tests.smtp import Inbox, smtp_server
-
-SENTENCE = "Lena Ostrova received Tomas Brenn in Valmont on Friday for talks on the northern rail link."
-LINK = "https://press.example.net/europe/2026/05/08/ostrova-brenn-valmont-talks"
+from tests.fixtures.matches import LINK, leaders_meeting_match, match_about, subject_of
+from tests.fixtures.smtp import Inbox, smtp_server
 
 
 def _mailto(port: int) -> str:
     # mailto:// (not mailtos://) is plain SMTP: no STARTTLS; no user:password, so no AUTH either.
     # cto: connect timeout in seconds, so a dead server fails fast.
     return f"mailto://127.0.0.1:{port}/desk@example.org?from=newsmon@example.org&cto=2&retry=0"
-
-
-def _match() -> Match:
-    url = LINK
-    article = Article(
-        id=article_id(None, url),
-        feed_id="press-europe",
-        url=url,
-        title="Ostrova and Brenn hold rail talks in Valmont",
-        text=SENTENCE + " Both sides called the meeting constructive.",
-        language="en",
-        published=datetime(2026, 5, 8, 14, 0, tzinfo=UTC),
-    )
-    evidence = Evidence(
-        condition="two_leaders_meet",
-        sentence=SENTENCE,
-        entities=(
-            EntityMention(text="Lena Ostrova", label="PER", start=0, end=12, entity_id="lena_ostrova"),
-            EntityMention(text="Tomas Brenn", label="PER", start=22, end=33, entity_id="tomas_brenn"),
-        ),
-        terms=("received", "talks"),
-    )
-    return Match(
-        id=Match.make_id("leaders_meeting", article.id),
-        rule="leaders_meeting",
-        rule_name="Leaders meeting",
-        severity="high",
-        score=2.0,
-        article=article,
-        evidence=(evidence,),
-        entities=("lena_ostrova", "tomas_brenn"),
-        matched_at=datetime(2026, 5, 8, 14, 5, tzinfo=UTC),
-    )
-
-
-def _subject(alert: Alert) -> str:
-    """Return the subject the shipped template gives ``alert`` (severity and first line)."""
-    return Renderer().subject(Notification("new", (alert,)))
 
 
 def _alerter(tmp_path: Path, port: int, metrics: Metrics, **settings: Any) -> Alerter:
@@ -93,7 +50,7 @@ def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[Inbox, int], me
     inbox, port = smtp
     alerter = _alerter(tmp_path, port, metrics)
     try:
-        alert = alerter.handle(_match())
+        alert = alerter.handle(leaders_meeting_match())
         assert alert is not None
         assert len(inbox.messages) == 1
         message = inbox.messages[0]
@@ -116,7 +73,7 @@ def test_alert_arrives_by_email_once(tmp_path: Path, smtp: tuple[Inbox, int], me
         assert _deliveries(metrics, "apprise", "ok") == 1
         assert alerter.outbox.pending() == []
 
-        assert alerter.handle(_match()) is None  # the same Match, re-delivered
+        assert alerter.handle(leaders_meeting_match()) is None  # the same Match, re-delivered
         assert len(inbox.messages) == 1
     finally:
         alerter.outbox.close()
@@ -126,7 +83,7 @@ def test_smtp_down_leaves_the_alert_pending(tmp_path: Path, metrics: Metrics) ->
     port = free_port()  # nothing listens there
     alerter = _alerter(tmp_path, port, metrics)
     try:
-        alert = alerter.handle(_match())
+        alert = alerter.handle(leaders_meeting_match())
         assert alert is not None
         assert alerter.outbox.pending() == [alert]
         stored = alerter.outbox.get(alert.id)
@@ -146,7 +103,7 @@ def test_pending_alert_is_sent_once_the_server_is_back(tmp_path: Path, metrics: 
     port = free_port()
     alerter = _alerter(tmp_path, port, metrics)
     try:
-        alert = alerter.handle(_match())
+        alert = alerter.handle(leaders_meeting_match())
         assert alert is not None
         with smtp_server(port) as (inbox, _):
             # a restarted alerter: new channels, same outbox file
@@ -154,50 +111,17 @@ def test_pending_alert_is_sent_once_the_server_is_back(tmp_path: Path, metrics: 
             alerter = _alerter(tmp_path, port, metrics)
             assert alerter.retry_pending() == 1  # only apprise: console and log had it already
             assert alerter.retry_pending() == 0
-        assert [m["Subject"] for m in inbox.messages] == [_subject(alert)]
+        assert [m["Subject"] for m in inbox.messages] == [subject_of(alert)]
         assert alerter.outbox.pending() == []
     finally:
         alerter.outbox.close()
-
-
-_STORIES = [
-    ("Valmont", "the northern rail link", "Ostrova and Brenn"),
-    ("Kessler Bay", "fishing quotas", "the harbour masters"),
-    ("Ardent", "a grain embargo", "three trade envoys"),
-    ("Lumen City", "election observers", "the opposition leaders"),
-]
-
-
-def _match_about(n: int) -> Match:
-    """A match about a different event each time (another place, other people, another day)."""
-    place, topic, people = _STORIES[n]
-    sentence = f"{people} met in {place} to discuss {topic}."
-    url = f"https://press.example.net/{n}"
-    article = Article(
-        id=article_id(None, url),
-        feed_id="press",
-        url=url,
-        title=f"{place}: {topic}",
-        text=sentence,
-        language="en",
-        published=datetime(2026, 5, 8 + n, 14, 0, tzinfo=UTC),
-    )
-    evidence = Evidence(condition="meet", sentence=sentence, terms=("met",))
-    return Match(
-        id=Match.make_id("talks", article.id),
-        rule="talks",
-        rule_name="Talks",
-        score=1.0,
-        article=article,
-        evidence=(evidence,),
-    )
 
 
 def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, metrics: Metrics) -> None:
     port = free_port()
     alerter = _alerter(tmp_path, port, metrics, retry_initial_s=0.2, retry_max_s=0.5, retry_attempts=100)
     try:
-        alerts = [alerter.handle(_match_about(n)) for n in range(4)]
+        alerts = [alerter.handle(match_about(n)) for n in range(4)]
         assert all(a is not None for a in alerts)
         assert len({a.id for a in alerts if a is not None}) == 4
         for _ in range(3):  # the receiver is down: ticks retry and fail
@@ -212,7 +136,7 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(tmp_path: Path, 
             for _ in range(5):  # a few more ticks: nothing may come twice
                 time.sleep(0.2)
                 alerter.tick()
-        assert sorted(str(m["Subject"]) for m in inbox.messages) == sorted(_subject(a) for a in alerts if a)
+        assert sorted(str(m["Subject"]) for m in inbox.messages) == sorted(subject_of(a) for a in alerts if a)
         assert alerter.outbox.pending() == []
     finally:
         alerter.outbox.close()
@@ -230,7 +154,7 @@ def _links(message: Any) -> set[str]:
     body = message.get_body(preferencelist=("html",))
     assert body is not None
     html = body.get_content()
-    copies = [LINK, *(_other_outlet(_match(), o).article.url for o in ("a", "b"))]
+    copies = [LINK, *(_other_outlet(leaders_meeting_match(), o).article.url for o in ("a", "b"))]
     return {url for url in copies if f'href="{url}"' in html}
 
 
@@ -249,7 +173,7 @@ def test_after_an_outage_one_email_per_alert_with_every_source_and_follow_ups_wa
         retry_attempts=100,
         group_interval_s=interval,
     )
-    first = _match()
+    first = leaders_meeting_match()
     try:
         alert = alerter.handle(first)
         assert alert is not None

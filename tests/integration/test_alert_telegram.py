@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 import re
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -20,67 +15,9 @@ from monitor.alerting.service import build_alerter
 from monitor.metrics import Metrics
 from monitor.models import Article, EntityMention, Evidence, Match, article_id
 from monitor.settings import AlertSettings, ReceiverSettings
+from tests.fixtures.telegram import BotApi
 
 TOKEN = "123456:AAF-s3cret_token"
-
-
-class _BotApi(ThreadingHTTPServer):
-    """Answers sendMessage like Telegram: 429 with retry_after for the first ``busy`` calls, then ok."""
-
-    def __init__(self, busy: int) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.busy = busy
-        self.calls: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _BotApi
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server.lock:
-            self.server.paths.append(self.path)
-            if self.server.busy > 0:
-                self.server.busy -= 1
-                status, answer = (
-                    429,
-                    {
-                        "ok": False,
-                        "error_code": 429,
-                        "description": "Too Many Requests: retry after 1",
-                        "parameters": {"retry_after": 1},
-                    },
-                )
-            else:
-                self.server.calls.append(body)
-                status, answer = 200, {"ok": True, "result": {"message_id": len(self.server.calls)}}
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def bot_api(request: pytest.FixtureRequest) -> Iterator[_BotApi]:
-    server = _BotApi(busy=getattr(request, "param", 0))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _match(title: str, sentences: int = 1) -> Match:
@@ -142,7 +79,7 @@ def _balanced(html: str) -> bool:
     return not stack
 
 
-def test_messages_are_escaped_telegram_html(tmp_path: Path, bot_api: _BotApi, metrics: Metrics) -> None:
+def test_messages_are_escaped_telegram_html(tmp_path: Path, bot_api: BotApi, metrics: Metrics) -> None:
     alerter = build_alerter(_settings(tmp_path, bot_api.url), metrics, console=io.StringIO())
     try:
         alerter.handle(_match("<Kim> & Xi: talks"))
@@ -160,7 +97,7 @@ def test_messages_are_escaped_telegram_html(tmp_path: Path, bot_api: _BotApi, me
     assert _balanced(text)
 
 
-def test_a_long_alert_is_split_within_the_limit(tmp_path: Path, bot_api: _BotApi, metrics: Metrics) -> None:
+def test_a_long_alert_is_split_within_the_limit(tmp_path: Path, bot_api: BotApi, metrics: Metrics) -> None:
     alerter = build_alerter(_settings(tmp_path, bot_api.url), metrics, console=io.StringIO())
     try:
         match = _match("Long")
@@ -177,7 +114,7 @@ def test_a_long_alert_is_split_within_the_limit(tmp_path: Path, bot_api: _BotApi
 
 
 @pytest.mark.parametrize("bot_api", [1], indirect=True)
-def test_429_retry_after_is_honoured(tmp_path: Path, bot_api: _BotApi, metrics: Metrics) -> None:
+def test_429_retry_after_is_honoured(tmp_path: Path, bot_api: BotApi, metrics: Metrics) -> None:
     alerter = build_alerter(_settings(tmp_path, bot_api.url), metrics, console=io.StringIO())
     try:
         alert = alerter.handle(_match("Busy"))

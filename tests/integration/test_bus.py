@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from monitor.bus.broker import EmbeddedBroker, free_port
+from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.consumer import ConsumerLoop
 from monitor.bus.deadletter import DeadLetter
@@ -16,11 +16,7 @@ from monitor.bus.serde import encode
 from monitor.errors import BrokerError
 from monitor.metrics import Metrics
 from monitor.models import Article
-from tests.integration.brokers import BrokerUnderTest
-
-
-def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
-    return broker.bus(unique, partitions=3)
+from tests.fixtures.brokers import BrokerUnderTest
 
 
 def _article(n: int) -> Article:
@@ -41,7 +37,7 @@ def _drain(bus: Bus, topic: str, group: str, expected: int, timeout_s: float = 2
 
 
 def test_ensure_topics_creates_every_topic_once(broker: BrokerUnderTest, unique: str) -> None:
-    bus = _bus(broker, unique)
+    bus = broker.bus(unique)
     bus.ensure_topics()
     bus.ensure_topics()  # second call finds them and creates nothing
     consumer = bus.consumer(f"g-{unique}")
@@ -55,7 +51,7 @@ def test_ensure_topics_creates_every_topic_once(broker: BrokerUnderTest, unique:
 def test_consumer_loop_handles_commits_and_deadletters_bad_messages(
     broker: BrokerUnderTest, unique: str, metrics: Metrics
 ) -> None:
-    bus = _bus(broker, unique)
+    bus = broker.bus(unique)
     bus.ensure_topics()
     topics = bus.settings.topics
     producer = bus.producer()
@@ -137,7 +133,7 @@ def test_broker_refuses_a_port_in_use(broker: BrokerUnderTest) -> None:
 
 @pytest.mark.tansu
 def test_broker_stops_cleanly() -> None:
-    b = EmbeddedBroker(port=free_port()).start()
+    b = EmbeddedBroker().start()
     assert b.alive()
     b.stop()
     assert not b.alive()

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.bus.broker import free_port
 from monitor.demo.serve import LocalFeedServer
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_faults_rig import Rig, smtp_server, subject
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rig import Rig, subject
+from tests.fixtures.smtp import smtp_server
 
 
 def test_services_survive_a_broker_restart_and_carry_on_with_new_articles(
@@ -76,11 +76,10 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.tansu
 def test_newsmon_run_restarts_its_embedded_broker_when_it_dies(tmp_path: Path, unique: str) -> None:
-    port = free_port()
     with smtp_server() as (inbox, smtp_port), LocalFeedServer(tmp_path / "site") as site:
         rig = Rig(tmp_path, unique, smtp_port)
         rig.serve_feed(site.url("wire.xml"), range(0, 3))
-        run = rig.start("run", env={"NEWSMON_KAFKA__EMBEDDED_PORT": str(port)})
+        run = rig.start("run")  # embedded_port 0: it picks the port, and restarts the broker on it
         try:
             rig.wait_for("the first 3 alerts", lambda: len(inbox.snapshot()) >= 3, 60, run)
             brokers = _children(run.popen.pid)

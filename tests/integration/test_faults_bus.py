@@ -23,13 +23,9 @@ from monitor.bus.serde import encode
 from monitor.errors import BrokerError
 from monitor.metrics import Metrics
 from monitor.models import Article
-from tests.integration.brokers import BrokerUnderTest
+from tests.fixtures.brokers import BrokerUnderTest
 
 _FETCHED = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-
-
-def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
-    return broker.bus(unique, partitions=3)
 
 
 def _article(n: int) -> Article:
@@ -57,7 +53,7 @@ def _read_all(bus: Bus, topic: str, group: str, expected: int, timeout_s: float 
 def test_what_a_broker_acknowledged_and_lost_in_a_restart_is_sent_again(
     own_broker: BrokerUnderTest, unique: str, metrics: Metrics
 ) -> None:
-    bus = _bus(own_broker, unique)
+    bus = own_broker.bus(unique)
     bus.ensure_topics()
     producer = ResilientProducer(bus, metrics=metrics)
     topic = bus.settings.topics.articles
@@ -88,7 +84,7 @@ def test_what_a_broker_acknowledged_and_lost_in_a_restart_is_sent_again(
 def test_the_consumer_loop_survives_a_broker_restart_and_handles_what_comes_after(
     own_broker: BrokerUnderTest, unique: str, metrics: Metrics
 ) -> None:
-    bus = _bus(own_broker, unique)
+    bus = own_broker.bus(unique)
     bus.ensure_topics()
     topics = bus.settings.topics
     feeder = ResilientProducer(bus)
@@ -149,7 +145,7 @@ def test_the_consumer_loop_survives_a_broker_restart_and_handles_what_comes_afte
 def test_a_stop_while_the_broker_is_away_ends_the_wait_and_says_so(
     own_broker: BrokerUnderTest, unique: str
 ) -> None:
-    bus = _bus(own_broker, unique)
+    bus = own_broker.bus(unique)
     bus.ensure_topics()
     producer = ResilientProducer(bus)
     topic = bus.settings.topics.articles
@@ -179,7 +175,7 @@ def test_a_partition_assigned_again_resumes_from_its_commit_not_from_a_stale_pos
     were skipped and committed over (seen in CI as one article in three never matched). Here the
     stale position is set by hand and the rebalance callback is the one kafka-python makes.
     """
-    bus = _bus(own_broker, unique)
+    bus = own_broker.bus(unique)
     bus.ensure_topics()
     topics = bus.settings.topics
     feeder = ResilientProducer(bus)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.brokers import BrokerUnderTest, topic_settings
-from tests.integration.test_faults_rig import Inbox, Proc, Rig, Stream, smtp_server, subject
+from tests.fixtures.brokers import BrokerUnderTest, topic_settings
+from tests.fixtures.rig import Rig, Stream, owning, subject
+from tests.fixtures.smtp import Inbox, smtp_server
 from tests.kafka_cluster import KafkaCluster, Node
 
 pytestmark = pytest.mark.kafka
@@ -32,11 +33,6 @@ _BUS_ERRORS = "newsmon_bus_errors_total"
 def _topics(unique: str) -> list[str]:
     t = topic_settings(unique)
     return [t.articles, t.matches, t.alerts, t.deadletter]
-
-
-def _owning(proc: Proc) -> bool:
-    """Return whether the service's consumer owns partitions (it reports their lag)."""
-    return bool(proc.label_values("newsmon_consumer_lag_messages", "partition"))
 
 
 @contextmanager
@@ -77,7 +73,7 @@ def test_a_partition_leader_killed_mid_stream_each_alert_arrives_once(
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
         try:
-            rig.wait_for("both owning", lambda: _owning(alert) and _owning(match), 180, alert, match)
+            rig.wait_for("both owning", owning(alert, match), 180, alert, match)
         except AssertionError:
             rig.stop_all()
             raise
@@ -105,7 +101,7 @@ def test_a_rolling_restart_of_all_three_brokers_mid_stream_each_alert_arrives_on
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
         try:
-            rig.wait_for("both owning", lambda: _owning(alert) and _owning(match), 180, alert, match)
+            rig.wait_for("both owning", owning(alert, match), 180, alert, match)
         except AssertionError:
             rig.stop_all()
             raise
@@ -141,7 +137,7 @@ def test_one_broker_away_for_a_minute_mid_stream_each_alert_arrives_once(
         rig.use_broker(broker)
         alert, match = rig.start("alert"), rig.start("match")
         try:
-            rig.wait_for("both owning", lambda: _owning(alert) and _owning(match), 180, alert, match)
+            rig.wait_for("both owning", owning(alert, match), 180, alert, match)
         except AssertionError:
             rig.stop_all()
             raise
@@ -177,7 +173,11 @@ def test_three_matchers_and_two_alerters_joining_and_leaving_each_alert_arrives_
         alerts = [rig.start("alert", name="alert-0")]
         matchers = [rig.start("match", name="match-0")]
         try:
-            rig.wait_for("the first members owning", lambda: _owning(alerts[0]) and _owning(matchers[0]), 180)
+            rig.wait_for(
+                "the first members owning",
+                owning(alerts[0], matchers[0]),
+                180,
+            )
         except AssertionError:
             rig.stop_all()
             raise
@@ -187,7 +187,7 @@ def test_three_matchers_and_two_alerters_joining_and_leaving_each_alert_arrives_
                 matchers.append(rig.start("match", name="match-1"))
                 alerts.append(rig.start("alert", name="alert-1"))
                 matchers.append(rig.start("match", name="match-2"))
-                rig.wait_for("every matcher owning partitions", lambda: all(map(_owning, matchers)), 120)
+                rig.wait_for("every matcher owning partitions", owning(*matchers), 120)
                 assert stream.sent < n, "the members joined mid-stream"
                 leaving = [matchers.pop(0), alerts.pop(0)]  # the first of each leaves: its work moves
                 for proc in leaving:

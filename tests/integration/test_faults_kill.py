@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_faults_rig import SEED, Inbox, Proc, Rig, Stream, smtp_server, subject
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rig import SEED, Proc, Rig, Stream, owning, subject
+from tests.fixtures.smtp import Inbox, smtp_server
 
 
 class _HeldSmtp:
@@ -69,7 +70,11 @@ def test_matcher_and_alerter_killed_mid_stream_each_alert_arrives_once(
         # whole stream (10 s at 5/s), and then nothing would be mid-stream when the service is stopped.
         try:
             rig.wait_for(
-                "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+                "both services owning partitions",
+                owning(alert, match),
+                90,
+                alert,
+                match,
             )
         except AssertionError:
             rig.stop_all()  # no service left running after a failed start
@@ -121,7 +126,7 @@ def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
         try:
             rig.wait_for(
                 "every matcher owning partitions",
-                lambda: all(m.label_values(lag, "partition") for m in matchers),
+                owning(*matchers),
                 60,
                 alert,
                 *matchers,
@@ -164,8 +169,3 @@ def test_three_matchers_one_killed_the_partitions_move_and_nothing_is_missed(
         "alert": 0,
         **{f"match-{i}": 0 for i in range(3) if i != victim},
     }
-
-
-def _owning(proc: Proc) -> bool:
-    """Return whether the service's consumer owns partitions (it reports their lag)."""
-    return bool(proc.label_values("newsmon_consumer_lag_messages", "partition"))

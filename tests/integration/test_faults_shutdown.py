@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from monitor.demo.serve import LocalFeedServer
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_faults_rig import SEED, Proc, Rig, Stream, smtp_server, subject
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rig import SEED, Proc, Rig, Stream, owning, subject
+from tests.fixtures.smtp import smtp_server
 
 GRACE_S = 10.0  # Kubernetes gives 30 s by default; we promise a third of it
 
@@ -43,7 +44,11 @@ def test_sigterm_mid_stream_stops_each_service_quickly_and_its_successor_finishe
         # whole stream (25 s at 2/s), and then nothing would be mid-stream when the service is stopped.
         try:
             rig.wait_for(
-                "both services owning partitions", lambda: _owning(alert) and _owning(match), 90, alert, match
+                "both services owning partitions",
+                owning(alert, match),
+                90,
+                alert,
+                match,
             )
         except AssertionError:
             rig.stop_all()  # no service left running after a failed start
@@ -101,8 +106,3 @@ def test_sigterm_while_the_broker_is_away_stops_quickly_and_loses_nothing(
     assert inbox.duplicates() == {}, rig.diagnostics()
     assert sorted(inbox.snapshot()) == sorted(subject(k) for k in range(6)), rig.diagnostics()
     assert set(codes.values()) == {0}, codes
-
-
-def _owning(proc: Proc) -> bool:
-    """Return whether the service's consumer owns partitions (it reports their lag)."""
-    return bool(proc.label_values("newsmon_consumer_lag_messages", "partition"))

@@ -8,29 +8,23 @@ a template expression, a link of its own or a terminal escape sequence. Real rec
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import json
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from monitor.alerting.service import build_alerter
-from monitor.bus.broker import free_port
 from monitor.metrics import Metrics
 from monitor.models import Article, EntityMention, Evidence, Match, article_id
 from monitor.settings import AlertSettings, ReceiverSettings
+from tests.fixtures.http import serving
+from tests.fixtures.smtp import Inbox, smtp_server
+from tests.fixtures.telegram import BotApi
 
 HOSTILE = (
     "<script>alert(1)</script> <b>bold</b> {{ 7*7 }} {% if true %}jinja{% endif %} ${7*7} "
@@ -39,60 +33,11 @@ HOSTILE = (
 LINK = 'https://press.example.net/a?x=1&y=<2>&z="q"'
 
 
-@dataclass
-class _Mailbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 OK"
-
-
-class _Recorder(ThreadingHTTPServer):
-    """Answer every POST like Telegram's Bot API does on success, and keep the JSON bodies."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                recorder.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
-                body = b'{"ok": true, "result": {"message_id": 1}}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
-def receivers() -> Iterator[tuple[_Mailbox, int, _Recorder]]:
-    mailbox, port = _Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    http = _Recorder()
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield mailbox, port, http
-    finally:
-        http.shutdown()
-        http.server_close()
-        controller.stop()
+def receivers() -> Iterator[tuple[Inbox, int, BotApi]]:
+    """Run an SMTP server, and one HTTP server standing in for both Telegram's Bot API and a webhook."""
+    with smtp_server() as (inbox, port), serving(BotApi()) as http:
+        yield inbox, port, http
 
 
 def _hostile_match() -> Match:
@@ -140,7 +85,7 @@ def _no_template_evaluated(text: str) -> None:
 
 
 def test_markup_templates_and_escapes_in_the_news_are_text_in_every_channel(
-    tmp_path: Path, receivers: tuple[_Mailbox, int, _Recorder], metrics: Metrics
+    tmp_path: Path, receivers: tuple[Inbox, int, BotApi], metrics: Metrics
 ) -> None:
     mailbox, smtp_port, http = receivers
     console = io.StringIO()
@@ -190,7 +135,7 @@ def test_markup_templates_and_escapes_in_the_news_are_text_in_every_channel(
     assert "\n" not in str(message["Subject"])
 
     # Telegram (HTML parse mode): escaped, only the tags the template wrote.
-    (telegram,) = [b for b in http.bodies if "chat_id" in b]
+    (telegram,) = [b for b in http.calls if "chat_id" in b]
     assert telegram["parse_mode"] == "HTML"
     _no_live_markup(telegram["text"])
     _no_template_evaluated(telegram["text"])
@@ -204,7 +149,7 @@ def test_markup_templates_and_escapes_in_the_news_are_text_in_every_channel(
     }
 
     # A plain-text target (apprise json://): the characters, as they are, never evaluated.
-    (hook,) = [b for b in http.bodies if "chat_id" not in b]
+    (hook,) = [b for b in http.calls if "chat_id" not in b]
     _no_template_evaluated(hook["title"] + hook["message"])
 
     # The terminal: no escape sequence gets through.

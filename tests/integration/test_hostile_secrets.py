@@ -13,11 +13,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,49 +24,15 @@ from monitor.bus.broker import free_port
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_alert_smtp import _match
-from tests.integration.test_faults_rig import Rig
-from tests.smtp import smtp_server
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.matches import leaders_meeting_match
+from tests.fixtures.rig import Rig
+from tests.fixtures.smtp import smtp_server
+from tests.fixtures.telegram import BotApi
 
 PASSWORD = "Hunter2Secret"
 TOKEN = "123456:SeCrEtToKeN987"
 SECRETS = (PASSWORD, "SeCrEtToKeN987")
-
-
-class _LeakyBotApi(ThreadingHTTPServer):
-    """A Bot API stand-in that fails every call with an error page quoting the path (and so the token)."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = json.dumps(
-                    {"ok": False, "description": f"upstream failed for POST {self.path}"}
-                ).encode()
-                self.send_response(500)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.daemon_threads = True
-
-
-@pytest.fixture
-def bot_api() -> Iterator[str]:
-    server = _LeakyBotApi()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _deadletters(bus: Bus, unique: str, expected: int) -> list[bytes]:
@@ -91,7 +55,7 @@ def echo_smtp() -> Iterator[int]:
 
 
 def test_failing_receivers_never_reveal_their_secrets(
-    broker: BrokerUnderTest, tmp_path: Path, unique: str, bot_api: str, echo_smtp: int
+    broker: BrokerUnderTest, tmp_path: Path, unique: str, leaky_bot_api: BotApi, echo_smtp: int
 ) -> None:
     rig = Rig(
         tmp_path, unique, smtp_port=free_port()
@@ -105,7 +69,11 @@ def test_failing_receivers_never_reveal_their_secrets(
             ],
             "min_interval_s": 0,
         },
-        "chat": {"urls": [f"tgram://{TOKEN}/-1001"], "telegram_api_url": bot_api, "min_interval_s": 0},
+        "chat": {
+            "urls": [f"tgram://{TOKEN}/-1001"],
+            "telegram_api_url": leaky_bot_api.url,
+            "min_interval_s": 0,
+        },
     }
     env = {
         "NEWSMON_ALERT__APPRISE_URLS": "[]",
@@ -122,7 +90,7 @@ def test_failing_receivers_never_reveal_their_secrets(
     bus = Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics), embedded=True)
     bus.ensure_topics()
     producer = bus.producer()
-    match = _match()
+    match = leaders_meeting_match()
     producer.send(topics.matches, key=match.rule.encode(), value=encode(match)).get(timeout=10)
     producer.close()
 

@@ -28,9 +28,9 @@ from monitor.ingest.seen import SeenStore
 from monitor.ingest.service import IngestOptions, IngestService
 from monitor.metrics import Metrics
 from monitor.models import Article
-from monitor.settings import IngestSettings, KafkaSettings, Settings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.integration.test_ingest_http import FeedServer, endless, feed, hang, rss, serve_feeds, status
+from monitor.settings import IngestSettings, Settings
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.feeds import FeedServer, endless, feed, hang, rss, serve_feeds, status
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
 
@@ -125,18 +125,6 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 </channel></rss>"""
 
 
-def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
-    topics = TopicSettings(
-        articles=f"articles-{unique}",
-        matches=f"matches-{unique}",
-        alerts=f"alerts-{unique}",
-        deadletter=f"deadletter-{unique}",
-    )
-    bus = Bus(tuple(broker.bootstrap_servers), KafkaSettings(topics=topics, partitions=3), embedded=True)
-    bus.ensure_topics()
-    return bus
-
-
 def _read_all(
     bus: Bus, group: str, expected: int, settle_s: float = 1.0, timeout_s: float = 30.0
 ) -> list[Article]:
@@ -214,7 +202,8 @@ def _service(
 def test_exactly_the_right_articles_reach_the_broker_across_restarts(
     broker: BrokerUnderTest, unique: str, tmp_path: Path, site: FeedServer
 ) -> None:
-    bus = _bus(broker, unique)
+    bus = broker.bus(unique)
+    bus.ensure_topics()
     ids = [*FORMATS, "changing", "flaky", "limited", "malformed", "hang", "huge", "hostile"]
     feeds_file = _write_feeds_file(tmp_path / "feeds.yaml", site, ids)
 
@@ -305,7 +294,8 @@ def test_exactly_the_right_articles_reach_the_broker_across_restarts(
 def test_the_stage_wired_from_settings_publishes_and_reloads_its_feeds_file(
     broker: BrokerUnderTest, unique: str, tmp_path: Path
 ) -> None:
-    bus = _bus(broker, unique)
+    bus = broker.bus(unique)
+    bus.ensure_topics()
     with serve_feeds() as server:
         server.routes["/one"] = feed(rss(("o1", "Only story of feed one")))
         server.routes["/two"] = feed(rss(("t1", "Only story of feed two")))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,162 +18,23 @@ from monitor.ingest.seen import SeenStore
 from monitor.ingest.service import IngestService
 from monitor.metrics import Metrics
 from monitor.models import Article
-
-Responder = Callable[["_Handler"], None]
-
-
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-    at: float = 0.0
-    """time.monotonic() when the request arrived."""
-
-
-@dataclass
-class FeedServer:
-    """A real HTTP server on loopback whose routes a test changes between polls."""
-
-    routes: dict[str, Responder] = field(default_factory=dict)
-    requests: list[Request] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    port: int = 0
-    host: str = "127.0.0.1"
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
-
-    def requests_to(self, path: str) -> list[Request]:
-        return [r for r in self.requests if r.path == path]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        feeds = self.server.feeds
-        feeds.requests.append(Request(self.path, dict(self.headers.items()), time.monotonic()))
-        responder = feeds.routes.get(self.path)
-        if responder is None:
-            self.send_error(404)
-            return
-        responder(self)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # keep test output quiet
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, feeds: FeedServer) -> None:
-        super().__init__((feeds.host, 0), _Handler)
-        self.feeds = feeds
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that timed out leaves a broken pipe behind; that is the point of those tests
-
-
-@contextlib.contextmanager
-def serve_feeds(host: str = "127.0.0.1") -> Iterator[FeedServer]:
-    """Run a FeedServer on a free port of ``host`` for as long as the context lasts."""
-    feeds = FeedServer(host=host)
-    httpd = _Server(feeds)
-    feeds.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield feeds
-    finally:
-        feeds.release.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+from tests.fixtures.feeds import (
+    FeedHandler,
+    FeedServer,
+    endless,
+    feed,
+    hang,
+    redirect,
+    rss,
+    serve_feeds,
+    status,
+)
 
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     with serve_feeds() as feeds:
         yield feeds
-
-
-def rss(*items: tuple[str, str]) -> bytes:
-    """Return an RSS 2.0 feed of (guid, title) items, newest first as real feeds list them."""
-    body = "".join(
-        f"<item><title>{title}</title><link>/articles/{guid}</link><guid isPermaLink='false'>{guid}</guid>"
-        f"<description>&lt;p&gt;About {title}.&lt;/p&gt;</description>"
-        f"<pubDate>Tue, 10 Jun 2025 12:00:00 GMT</pubDate></item>"
-        for guid, title in items
-    )
-    head = "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>t</title>"
-    return f"{head}{body}</channel></rss>".encode()
-
-
-def feed(
-    body: bytes,
-    etag: str | None = None,
-    gzipped: bool = False,
-    content_type: str = "application/rss+xml; charset=utf-8",
-) -> Responder:
-    """Serve ``body``; answer 304 to a conditional GET that carries ``etag``."""
-
-    def respond(h: _Handler) -> None:
-        if etag is not None and h.headers.get("If-None-Match") == etag:
-            h.send_response(304)
-            h.send_header("ETag", etag)
-            h.end_headers()
-            return
-        data = gzip.compress(body) if gzipped else body
-        h.send_response(200)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(data)))
-        if etag is not None:
-            h.send_header("ETag", etag)
-        if gzipped:
-            h.send_header("Content-Encoding", "gzip")
-        h.end_headers()
-        h.wfile.write(data)
-
-    return respond
-
-
-def status(code: int, retry_after: str | None = None) -> Responder:
-    def respond(h: _Handler) -> None:
-        h.send_response(code)
-        if retry_after is not None:
-            h.send_header("Retry-After", retry_after)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-
-    return respond
-
-
-def redirect(location: str) -> Responder:
-    def respond(h: _Handler) -> None:
-        h.send_response(301)
-        h.send_header("Location", location)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-
-    return respond
-
-
-def hang(server: FeedServer) -> Responder:
-    def respond(h: _Handler) -> None:
-        server.release.wait(10)  # never answers within the test's timeout
-
-    return respond
-
-
-def endless(h: _Handler) -> None:
-    """Stream a body with no Content-Length that never stops growing (until the client gives up)."""
-    h.send_response(200)
-    h.end_headers()
-    try:
-        for _ in range(1000):
-            h.wfile.write(b"<!-- padding -->" * 64)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -385,7 +243,7 @@ def test_run_polls_on_interval_and_stops_within_a_second(
 ) -> None:
     polls = 0
 
-    def growing(h: _Handler) -> None:
+    def growing(h: FeedHandler) -> None:
         nonlocal polls
         polls += 1
         items = [(f"n{i}", f"Item {i}") for i in range(min(polls, 3), 0, -1)]

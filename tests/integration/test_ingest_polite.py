@@ -25,7 +25,7 @@ from monitor.ingest.seen import SeenStore
 from monitor.ingest.service import IngestOptions, IngestService
 from monitor.metrics import Metrics
 from monitor.models import Article
-from tests.integration.test_ingest_http import FeedServer, Responder, feed, redirect, rss, serve_feeds, status
+from tests.fixtures.feeds import FeedServer, Responder, feed, redirect, rss, serve_feeds, status
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the stage goes on matching with the last good rules. Nothing is restarted.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,8 +19,8 @@ from monitor.bus.serde import decode, encode
 from monitor.metrics import Metrics
 from monitor.models import Article, Match
 from monitor.settings import KafkaSettings, MatchSettings, Settings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.unit.matching.test_rules_loader import ENTITIES, RULE
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rules import ENTITIES, RULE, rewrite
 
 _TIMEOUT_S = 30.0
 
@@ -31,12 +30,6 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
-
-
-def _edit(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
 
 
 def _article(n: int) -> Article:
@@ -94,13 +87,13 @@ def test_rules_reload_while_the_stage_runs(
         _wait(lambda: got(1), "the first match")
         assert seen[0].rule == "summit"
 
-        _edit(rule_file, RULE.replace("id: summit", "id: summit_v2"))
+        rewrite(rule_file, RULE.replace("id: summit", "id: summit_v2"))
         _wait(lambda: reloads("ok") == 1, "the reload of a good edit")
         producer.send(topics.articles, key=b"2", value=encode(_article(2))).get(timeout=10)
         _wait(lambda: got(2), "a match under the new rules")
         assert seen[1].rule == "summit_v2"
 
-        _edit(rule_file, RULE.replace("at_least: 2", "at_least: two"))
+        rewrite(rule_file, RULE.replace("at_least: 2", "at_least: two"))
         _wait(lambda: reloads("error") == 1, "the rejection of a bad edit")
         assert metrics.registry.get_sample_value("newsmon_rules_last_reload_successful") == 0
         producer.send(topics.articles, key=b"3", value=encode(_article(3))).get(timeout=10)

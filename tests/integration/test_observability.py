@@ -28,8 +28,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from monitor.bus.broker import free_port
 from monitor.demo.serve import LocalFeedServer
-from tests.integration.brokers import BrokerUnderTest
-from tests.seeds import Seed, load_seeds, seeds_as_rss
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.seeds import Seed, load_seeds, seeds_as_rss
 from tests.unit.deploy.promtools import PROMETHEUS_DIR, REPO, find_tool
 from tests.unit.deploy.queries import PanelQuery, grouping_labels, panel_queries, rules
 

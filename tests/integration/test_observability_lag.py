@@ -14,13 +14,9 @@ from monitor.bus.deadletter import DeadLetter
 from monitor.bus.serde import encode
 from monitor.metrics import Metrics
 from monitor.models import Article
-from tests.integration.brokers import BrokerUnderTest
+from tests.fixtures.brokers import BrokerUnderTest
 
 _MESSAGES = 10
-
-
-def _bus(broker: BrokerUnderTest, unique: str) -> Bus:
-    return broker.bus(unique, partitions=3)
 
 
 def _loop(bus: Bus, metrics: Metrics, group: str, handle: Callable[[Article], None]) -> ConsumerLoop[Article]:
@@ -47,7 +43,7 @@ def _lag(metrics: Metrics) -> dict[str, float]:
 
 
 def test_lag_counts_down_as_messages_are_handled(broker: BrokerUnderTest, unique: str) -> None:
-    bus = _bus(broker, unique)
+    bus = broker.bus(unique)
     bus.ensure_topics()
     producer = bus.producer()
     for n in range(_MESSAGES):
@@ -85,7 +81,7 @@ def _stopped() -> threading.Event:
 
 
 def test_a_member_drops_the_partitions_a_rebalance_moves_away(broker: BrokerUnderTest, unique: str) -> None:
-    bus = _bus(broker, unique)
+    bus = broker.bus(unique)
     bus.ensure_topics()
     group = f"rebalance-{unique}"
     first_metrics, second_metrics = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())

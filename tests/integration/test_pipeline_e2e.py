@@ -15,18 +15,12 @@ from typing import Any
 import yaml
 
 from monitor.demo.serve import LocalFeedServer
-from tests.integration.brokers import BrokerUnderTest
-from tests.seeds import SEEDS, load_seeds, seeds_as_rss
-from tests.smtp import Inbox
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.processes import newsmon
+from tests.fixtures.seeds import SEEDS, load_seeds, seeds_as_rss
+from tests.fixtures.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _newsmon(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
 
 
 def _seed_of(url: str) -> str:
@@ -72,8 +66,8 @@ def test_seed_feed_reaches_smtp_as_one_alert_per_watchlist_and_event(
         }
         logs = {name: tmp_path / f"{name}.log" for name in ("match", "alert", "ingest")}
         services = {
-            "alert": _newsmon(["alert"], env, tmp_path, logs["alert"]),
-            "match": _newsmon(["match"], env, tmp_path, logs["match"]),
+            "alert": newsmon(["alert"], env, tmp_path, logs["alert"]),
+            "match": newsmon(["match"], env, tmp_path, logs["match"]),
         }
 
         def stored_alerts() -> list[dict[str, Any]]:
@@ -91,7 +85,7 @@ def test_seed_feed_reaches_smtp_as_one_alert_per_watchlist_and_event(
             return {(a["rule"], _seed_of(r["url"])) for a in stored_alerts() for r in a["articles"]}
 
         try:
-            ingest = _newsmon(["ingest", "--once"], env, tmp_path, logs["ingest"])
+            ingest = newsmon(["ingest", "--once"], env, tmp_path, logs["ingest"])
             assert ingest.wait(timeout=60) == 0, logs["ingest"].read_text()
             assert '"published": 5' in logs["ingest"].read_text(), logs["ingest"].read_text()
             deadline = time.monotonic() + 120

@@ -12,8 +12,8 @@ from monitor.bus.serde import encode
 from monitor.matching.backtest import run_backtest
 from monitor.models import Article, utcnow
 from monitor.settings import KafkaSettings, TopicSettings
-from tests.integration.brokers import BrokerUnderTest
-from tests.unit.matching.test_rules_loader import ENTITIES, RULE
+from tests.fixtures.brokers import BrokerUnderTest
+from tests.fixtures.rules import ENTITIES, RULE
 
 
 def _article(n: int, text: str) -> Article:

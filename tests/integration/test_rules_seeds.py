@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from monitor.matching.rules_test import run_rules_test
-from tests.seeds import SEEDS
+from tests.fixtures.seeds import SEEDS
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
 from monitor.bus.broker import free_port
+from tests.fixtures.processes import newsmon
 from tests.integration.brokers import BrokerUnderTest
 from tests.seeds import load_seeds, seeds_as_rss
 from tests.smtp import Inbox
@@ -24,13 +23,6 @@ from tests.websub_hub import serve_topic, websub_hub
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "003_ef743cc3833b6adb.txt"  # labelled leaders_meeting only: one watchlist, one alert
-
-
-def _newsmon(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
 
 
 def test_an_item_published_through_the_hub_reaches_smtp_without_a_poll(
@@ -71,7 +63,7 @@ def test_an_item_published_through_the_hub_reaches_smtp_without_a_poll(
             "NEWSMON_LOG_FORMAT": "json",
         }
         logs = {name: tmp_path / f"{name}.log" for name in ("alert", "match", "ingest")}
-        services = {name: _newsmon([name], env, tmp_path, logs[name]) for name in logs}
+        services = {name: newsmon([name], env, tmp_path, logs[name]) for name in logs}
 
         def diagnostics() -> str:
             return "\n".join(f"--- {n}\n{p.read_text()[-4000:]}" for n, p in logs.items())

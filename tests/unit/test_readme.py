@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
-from monitor.settings import Settings, load_settings
+from monitor.settings import load_settings
+from tests.fixtures.settings_names import setting_env_names
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _env_names(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[str]:
-    for name, field in model.model_fields.items():
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            yield from _env_names(ann, (*prefix, name))
-        else:
-            yield "NEWSMON_" + "__".join(p.upper() for p in (*prefix, name))
-
-
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    missing = [n for n in _env_names(Settings) if f"`{n}`" not in readme]
+    missing = [n for n in sorted(setting_env_names()) if f"`{n}`" not in readme]
     assert not missing, f"settings missing from README.md: {missing}"
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from monitor.alerting.build import SUMMARY_MAX_CHARS, alert_from_match
-from monitor.models import ArticleRef, Evidence, Match
-
-MakeMatch = Callable[..., Match]
+from monitor.models import ArticleRef, Evidence
+from tests.fixtures.matches import MakeMatch
 
 
 def test_alert_copies_the_match(make_match: MakeMatch) -> None:

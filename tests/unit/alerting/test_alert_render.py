@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,9 +13,8 @@ from monitor.alerting.notification import Notification
 from monitor.alerting.render import CONSOLE_LIMIT, SUBJECT_LIMIT, Renderer, mark_entities
 from monitor.alerting.view import Desk
 from monitor.errors import ConfigError
-from monitor.models import EntityMention, Evidence, Match
-
-MakeMatch = Callable[..., Match]
+from monitor.models import EntityMention, Evidence
+from tests.fixtures.matches import MakeMatch
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,10 +20,10 @@ from monitor.alerting.service import Alerter, AlertPolicy, DeadMessage, build_al
 from monitor.alerting.silences import new_silence
 from monitor.errors import DeliveryError
 from monitor.metrics import Metrics
-from monitor.models import EntityMention, Evidence, Match
+from monitor.models import EntityMention, Evidence
 from monitor.settings import AlertSettings
+from tests.fixtures.matches import MakeMatch
 
-MakeMatch = Callable[..., Match]
 T0 = datetime(2026, 3, 4, 9, 40, tzinfo=UTC)
 
 

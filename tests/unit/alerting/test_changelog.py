@@ -25,9 +25,8 @@ from monitor.alerting.ownership import Ownership
 from monitor.alerting.restore import apply_record
 from monitor.alerting.service import Alerter, AlertPolicy
 from monitor.metrics import Metrics
-from monitor.models import Match
+from tests.fixtures.matches import MakeMatch
 
-MakeMatch = Callable[..., Match]
 T0 = datetime(2026, 3, 4, 9, 40, tzinfo=UTC)
 POLICY = AlertPolicy(groups=GroupPolicy(group_wait=timedelta(0), group_interval=timedelta(minutes=5)))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,9 @@ from monitor.alerting.deliver import AppriseChannel, Channel, ConsoleChannel, Js
 from monitor.alerting.notification import Notification
 from monitor.alerting.render import Renderer
 from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Alert, Match
+from monitor.models import Alert
 from monitor.settings import AlertSettings, ReceiverSettings
-
-MakeMatch = Callable[..., Match]
+from tests.fixtures.matches import MakeMatch
 
 
 def _note(alert: Alert) -> Notification:

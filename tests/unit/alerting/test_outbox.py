@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from monitor.alerting.grouping import GroupPolicy
 from monitor.alerting.outbox import Outbox, StoredReport
 from monitor.alerting.silences import new_silence
 from monitor.models import Alert, Match
+from tests.fixtures.matches import MakeMatch
 
-MakeMatch = Callable[..., Match]
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 POLICY = GroupPolicy(group_wait=timedelta(seconds=30), group_interval=timedelta(minutes=5), followups=1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,9 +11,9 @@ from monitor.alerting.grouping import GroupPolicy, GroupState, group_key, plan
 from monitor.alerting.ratelimit import RateLimiter
 from monitor.alerting.routing import Route, route
 from monitor.alerting.silences import new_silence, parse_duration
-from monitor.models import Alert, Match
+from monitor.models import Alert
+from tests.fixtures.matches import MakeMatch
 
-MakeMatch = Callable[..., Match]
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 
 

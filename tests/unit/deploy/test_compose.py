@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
+from tests.fixtures.settings_names import setting_env_names
 from tests.unit.deploy.promtools import REPO
-from tests.unit.deploy.settings_names import setting_env_names
 
 _COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
 _SERVICES: dict[str, Any] = _COMPOSE["services"]

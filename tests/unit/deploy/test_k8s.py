@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
+from tests.fixtures.settings_names import setting_env_names
 from tests.unit.deploy.promtools import REPO
-from tests.unit.deploy.settings_names import setting_env_names
 
 _K8S = REPO / "deploy" / "k8s"
 

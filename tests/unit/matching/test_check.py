@@ -6,9 +6,7 @@ import io
 from pathlib import Path
 
 from monitor.matching.check import run_rules_check
-
-from .conftest import RULES
-from .test_rules_loader import ENTITIES, RULE
+from tests.fixtures.rules import ENTITIES, RULE, RULES
 
 EXAMPLES = """\
 examples:

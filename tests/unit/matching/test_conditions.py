@@ -10,32 +10,8 @@ import pytest
 from monitor.errors import RuleError
 from monitor.matching.engine import MatchEngine
 from monitor.matching.rules import load_rules
-
-from .conftest import FIXED_NOW, MakeArticle
-from .test_rules_loader import ENTITIES
-
-BASE = """\
-id: summit
-name: Summit
-languages: [fr, en]
-conditions:
-  - name: people
-    entities: {at_least: 2, of: [ada_verin, boris_kalm]}
-  - name: meeting
-    keywords:
-      fr: [rencontre, rencontrer, sommet]
-      en: ["meet*", met]
-"""
-
-
-def _engine(tmp_path: Path, rule: str, models: dict[str, str] | None = None) -> MatchEngine:
-    (tmp_path / "entities.yaml").write_text(ENTITIES, encoding="utf-8")
-    (tmp_path / "summit.yaml").write_text(rule, encoding="utf-8")
-    return MatchEngine.load(tmp_path, models or {}, clock=lambda: FIXED_NOW)
-
-
-def _fires(engine: MatchEngine, article: MakeArticle, text: str, **kw: object) -> bool:
-    return bool(engine.match(article(text, **kw)))
+from tests.fixtures.articles import FIXED_NOW, MakeArticle
+from tests.fixtures.rules import ENTITIES, SUMMIT, engine_for, rule_fires
 
 
 @pytest.mark.parametrize(
@@ -53,8 +29,10 @@ def test_double_negation(engine: MatchEngine, article: MakeArticle, text: str, f
 
 
 def test_double_negation_in_english_without_a_model(plain_engine: MatchEngine, article: MakeArticle) -> None:
-    assert _fires(plain_engine, article, "Xi Jinping did not refuse to meet Vladimir Putin.", language="en")
-    assert not _fires(plain_engine, article, "Xi Jinping did not meet Vladimir Putin.", language="en")
+    assert rule_fires(
+        plain_engine, article, "Xi Jinping did not refuse to meet Vladimir Putin.", language="en"
+    )
+    assert not rule_fires(plain_engine, article, "Xi Jinping did not meet Vladimir Putin.", language="en")
 
 
 @pytest.mark.parametrize(
@@ -76,17 +54,17 @@ def test_the_parse_keeps_the_participants(engine: MatchEngine, article: MakeArti
 
 
 def test_proximity_within_n_tokens(tmp_path: Path, article: MakeArticle) -> None:
-    engine = _engine(tmp_path, BASE.replace("languages: [fr, en]", "languages: [fr, en]\nwithin: 8"))
-    assert _fires(engine, article, "Ada Verin et Boris Kalm se sont rencontrés.")
+    engine = engine_for(tmp_path, SUMMIT.replace("languages: [fr, en]", "languages: [fr, en]\nwithin: 8"))
+    assert rule_fires(engine, article, "Ada Verin et Boris Kalm se sont rencontrés.")
     far = "Ada Verin, arrivée hier soir par un vol très retardé depuis Lisbonne, a rencontré Boris Kalm."
-    assert not _fires(engine, article, far)
+    assert not rule_fires(engine, article, far)
     [match] = engine.match(article("Rencontre: Ada Verin et Boris Kalm. Plus tard, une autre rencontre."))
     assert match.evidence[1].terms == ("Rencontre",)
 
 
 def test_filters_feed_tags_and_age(tmp_path: Path, article: MakeArticle) -> None:
-    rule = BASE + "filters:\n  feeds: [wire]\n  tags: [Asia]\n  exclude_tags: [opinion]\n  max_age: 2d\n"
-    engine = _engine(tmp_path, rule)
+    rule = SUMMIT + "filters:\n  feeds: [wire]\n  tags: [Asia]\n  exclude_tags: [opinion]\n  max_age: 2d\n"
+    engine = engine_for(tmp_path, rule)
     text = "Ada Verin a rencontré Boris Kalm."
     good = article(text).model_copy(update={"feed_id": "wire", "tags": ("asia",), "published": FIXED_NOW})
     assert engine.match(good)
@@ -99,10 +77,10 @@ def test_filters_feed_tags_and_age(tmp_path: Path, article: MakeArticle) -> None
 
 def test_metadata_rides_on_the_match(tmp_path: Path, article: MakeArticle) -> None:
     rule = (
-        BASE
+        SUMMIT
         + "severity: high\nowner: asia-desk\nreceivers: [asia, oncall]\ndedup_window: 6h\ntags: [diplo]\n"
     )
-    [match] = _engine(tmp_path, rule).match(article("Ada Verin a rencontré Boris Kalm."))
+    [match] = engine_for(tmp_path, rule).match(article("Ada Verin a rencontré Boris Kalm."))
     assert (match.severity, match.owner, match.receivers, match.dedup_window_s, match.rule_tags) == (
         "high",
         "asia-desk",
@@ -113,15 +91,15 @@ def test_metadata_rides_on_the_match(tmp_path: Path, article: MakeArticle) -> No
 
 
 def test_entity_modes_all_any_none(tmp_path: Path, article: MakeArticle) -> None:
-    rule = BASE.replace("{at_least: 2, of: [ada_verin, boris_kalm]}", "{any: [ada_verin]}") + (
+    rule = SUMMIT.replace("{at_least: 2, of: [ada_verin, boris_kalm]}", "{any: [ada_verin]}") + (
         "  - name: not_boris\n    entities: {none: [boris_kalm]}\n"
     )
-    engine = _engine(tmp_path, rule)
-    assert _fires(engine, article, "Ada Verin a rencontré des élèves.")
-    assert not _fires(engine, article, "Ada Verin a rencontré Boris Kalm.")
-    both = _engine(tmp_path, BASE.replace("at_least: 2, of:", "all:"))
-    assert not _fires(both, article, "Ada Verin a rencontré des élèves.")
-    assert _fires(both, article, "Ada Verin a rencontré Boris Kalm.")
+    engine = engine_for(tmp_path, rule)
+    assert rule_fires(engine, article, "Ada Verin a rencontré des élèves.")
+    assert not rule_fires(engine, article, "Ada Verin a rencontré Boris Kalm.")
+    both = engine_for(tmp_path, SUMMIT.replace("at_least: 2, of:", "all:"))
+    assert not rule_fires(both, article, "Ada Verin a rencontré des élèves.")
+    assert rule_fires(both, article, "Ada Verin a rencontré Boris Kalm.")
 
 
 @pytest.mark.parametrize(
@@ -144,12 +122,12 @@ def test_languages_without_a_model(
 
 
 def test_lookup_lemmas_find_irregular_forms(tmp_path: Path, article: MakeArticle) -> None:
-    rule = BASE.replace('en: ["meet*", met]', "en: [hold talks]")
-    with_lemmas = _engine(tmp_path, rule)
+    rule = SUMMIT.replace('en: ["meet*", met]', "en: [hold talks]")
+    with_lemmas = engine_for(tmp_path, rule)
     text = "Ada Verin held talks with Boris Kalm."
-    assert _fires(with_lemmas, article, text, language="en")
+    assert rule_fires(with_lemmas, article, text, language="en")
     without = MatchEngine.load(tmp_path, {}, lookup_lemmas=False)
-    assert not _fires(without, article, text, language="en")
+    assert not rule_fires(without, article, text, language="en")
 
 
 def test_spacy_runs_only_on_the_sentences_that_can_fire(engine: MatchEngine, article: MakeArticle) -> None:
@@ -187,7 +165,7 @@ def test_spacy_runs_only_on_the_sentences_that_can_fire(engine: MatchEngine, art
 )
 def test_new_fields_fail_with_file_line_field(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     (tmp_path / "entities.yaml").write_text(ENTITIES, encoding="utf-8")
-    (tmp_path / "summit.yaml").write_text(BASE.replace(*change), encoding="utf-8")
+    (tmp_path / "summit.yaml").write_text(SUMMIT.replace(*change), encoding="utf-8")
     with pytest.raises(RuleError) as info:
         load_rules(tmp_path)
     assert expected in str(info.value)

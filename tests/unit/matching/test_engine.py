@@ -8,9 +8,8 @@ import pytest
 
 from monitor.matching.engine import MatchEngine, analysed_text
 from monitor.models import Match
-
-from .conftest import FIXED_NOW, MakeArticle
-from .test_rules_loader import ENTITIES, RULE
+from tests.fixtures.articles import FIXED_NOW, MakeArticle
+from tests.fixtures.rules import ENTITIES, RULE
 
 
 def _fired(engine: MatchEngine, article: MakeArticle, text: str, **kw: str | None) -> list[str]:

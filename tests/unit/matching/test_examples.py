@@ -7,8 +7,7 @@ import pytest
 from monitor.matching.engine import MatchEngine
 from monitor.matching.examples import check_examples
 from monitor.matching.rules import Rule, load_rules
-
-from .conftest import RULES
+from tests.fixtures.rules import RULES
 
 _, _RULES = load_rules(RULES)
 

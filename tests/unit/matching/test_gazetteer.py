@@ -9,8 +9,8 @@ import pytest
 from monitor.matching.engine import MatchEngine
 from monitor.matching.gazetteer import EntitySpec, Gazetteer
 from monitor.models import EntityMention
-
-from .conftest import RULES, MakeArticle
+from tests.fixtures.articles import MakeArticle
+from tests.fixtures.rules import RULES
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from monitor.matching.engine import MatchEngine
 from monitor.matching.text import fold
-from tests.unit.matching.conftest import MakeArticle
-from tests.unit.matching.test_conditions import BASE, _engine, _fires
+from tests.fixtures.articles import MakeArticle
+from tests.fixtures.rules import SUMMIT, engine_for, rule_fires
 
 
 def test_traditional_and_simplified_chinese_fold_alike() -> None:
@@ -71,8 +71,8 @@ def test_languages_without_a_spacy_table_get_lemmas_from_simplemma(
     table = lookup("uk")
     assert table is not None
     assert table.get("зустрівся") == "зустрітися"
-    rule = BASE.replace("languages: [fr, en]", "languages: [fr, en, uk]").replace(
+    rule = SUMMIT.replace("languages: [fr, en]", "languages: [fr, en, uk]").replace(
         '      en: ["meet*", met]\n', '      en: ["meet*", met]\n      uk: [зустрітися]\n'
     )
-    engine = _engine(tmp_path, rule)
-    assert _fires(engine, article, "Ada Verin зустрівся з Boris Kalm у Києві.", language="uk")
+    engine = engine_for(tmp_path, rule)
+    assert rule_fires(engine, article, "Ada Verin зустрівся з Boris Kalm у Києві.", language="uk")

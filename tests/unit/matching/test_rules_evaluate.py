@@ -9,8 +9,7 @@ from pathlib import Path
 from monitor.matching.inputs import read_articles
 from monitor.matching.rules_evaluate import run_rules_evaluate
 from monitor.matching.rules_test import run_rules_test
-
-from .conftest import RULES
+from tests.fixtures.rules import RULES
 
 MODELS = {"fr": "fr_core_news_sm"}
 

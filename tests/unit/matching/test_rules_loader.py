@@ -10,31 +10,7 @@ import pytest
 from monitor.errors import RuleError
 from monitor.matching.engine import MatchEngine
 from monitor.matching.rules import load_rules
-
-from .conftest import RULES
-
-ENTITIES = """\
-entities:
-  - id: ada_verin
-    name: Ada Verin
-    aliases: [Ada Verin]
-    short_aliases: [Verin]
-  - id: boris_kalm
-    name: Boris Kalm
-    aliases: [Boris Kalm]
-"""
-
-RULE = """\
-id: summit
-name: Summit
-languages: [fr]
-conditions:
-  - name: people
-    entities: {at_least: 2, of: [ada_verin, boris_kalm]}
-  - name: meeting
-    keywords:
-      fr: [rencontre, sommet]
-"""
+from tests.fixtures.rules import ENTITIES, RULE, RULES
 
 
 def _rules_dir(tmp_path: Path, rule: str = RULE, entities: str = ENTITIES, name: str = "summit.yaml") -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,8 +13,9 @@ import pytest
 from monitor.ingest.fetch import Fetcher
 from monitor.matching.inputs import read_articles
 from monitor.matching.rules_test import run_rules_test
-
-from .conftest import FIXED_NOW, RULES
+from tests.fixtures.articles import FIXED_NOW
+from tests.fixtures.http import base_url, serving
+from tests.fixtures.rules import RULES
 
 MODELS = {"fr": "fr_core_news_sm"}
 
@@ -164,13 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Handler)) as httpd:
+        yield base_url(httpd)
 
 
 def _loopback_fetcher() -> Fetcher:

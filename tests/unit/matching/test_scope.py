@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.matching.engine import MatchEngine
-from tests.unit.matching.conftest import MakeArticle
-from tests.unit.matching.test_rules_loader import ENTITIES
+from tests.fixtures.articles import MakeArticle
+from tests.fixtures.rules import ENTITIES
 
 
 def test_the_title_names_the_leaders_and_the_lede_says_they_met(

@@ -10,7 +10,7 @@ from monitor.ingest.parse import parse_feed
 from monitor.matching.engine import MatchEngine
 from monitor.matching.inputs import read_articles
 from monitor.normalise import with_language
-from tests.seeds import SEEDS, load_seeds, seeds_as_rss
+from tests.fixtures.seeds import SEEDS, load_seeds, seeds_as_rss
 
 SEED_LABELS = {s.name: s.labels for s in load_seeds()}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,8 @@ from monitor.errors import RuleError
 from monitor.matching.service import MatchService, RulesWatcher
 from monitor.metrics import Metrics
 from monitor.settings import MatchSettings
-
-from .conftest import MakeArticle
-from .test_rules_loader import ENTITIES, RULE
-
-
-def _touch(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a new mtime even on coarse clocks
+from tests.fixtures.articles import MakeArticle
+from tests.fixtures.rules import ENTITIES, RULE, rewrite
 
 
 class _Clock:
@@ -54,7 +46,7 @@ def test_an_edit_is_picked_up_after_the_check_interval(
     service, metrics, clock, rules_dir = setup
     text = "Ada Verin et Boris Kalm: un sommet."
     assert [m.rule for m in service.handle(article(text))] == ["summit"]
-    _touch(rules_dir / "summit.yaml", RULE.replace("id: summit", "id: summit_v2"))
+    rewrite(rules_dir / "summit.yaml", RULE.replace("id: summit", "id: summit_v2"))
     assert service.maybe_reload() is None  # interval not over: the folder is not even looked at
     clock.now = 6
     assert service.maybe_reload() is True
@@ -98,7 +90,7 @@ def test_a_bad_edit_is_rejected_and_the_last_good_set_keeps_running(
     expected: str,
 ) -> None:
     service, metrics, clock, rules_dir = setup
-    _touch(rules_dir / file, content)
+    rewrite(rules_dir / file, content)
     clock.now = 6
     with capture_logs() as logs:
         assert service.maybe_reload() is False
@@ -108,7 +100,7 @@ def test_a_bad_edit_is_rejected_and_the_last_good_set_keeps_running(
     assert _value(metrics, "newsmon_rules_reloads_total", outcome="error") == 1
     assert _value(metrics, "newsmon_rules_last_reload_successful") == 0
     assert _value(metrics, "newsmon_rules_loaded") == 1
-    _touch(rules_dir / file, ENTITIES if file == "entities.yaml" else RULE)  # fixed: back to green
+    rewrite(rules_dir / file, ENTITIES if file == "entities.yaml" else RULE)  # fixed: back to green
     clock.now = 12
     assert service.maybe_reload() is True
     assert _value(metrics, "newsmon_rules_last_reload_successful") == 1
