@@ -24,10 +24,10 @@ from monitor.alerting.document import SCHEMA_FILE
 from monitor.alerting.render import CONSOLE_LIMIT, SUBJECT_LIMIT
 from monitor.alerting.telegram import TELEGRAM_LIMIT
 from monitor.demo.serve import LocalFeedServer
+from tests.fixtures.brokers import BrokerUnderTest
 from tests.fixtures.processes import newsmon
-from tests.integration.brokers import BrokerUnderTest
-from tests.seeds import load_seeds, seeds_as_rss
-from tests.smtp import Inbox
+from tests.fixtures.seeds import load_seeds, seeds_as_rss
+from tests.fixtures.smtp import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "123456:AAF-desk_token"

@@ -19,7 +19,7 @@ from monitor.alerting.service import Alerter, build_alerter
 from monitor.metrics import Metrics
 from monitor.models import Article, EntityMention, Evidence, Match, article_id, utcnow
 from monitor.settings import AlertSettings, ReceiverSettings
-from tests.smtp import Inbox
+from tests.fixtures.smtp import Inbox
 
 PERIOD_S = 6.0
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import yaml
 
 from monitor.bus.broker import free_port
+from tests.fixtures.brokers import BrokerUnderTest
 from tests.fixtures.processes import newsmon
-from tests.integration.brokers import BrokerUnderTest
-from tests.seeds import load_seeds, seeds_as_rss
-from tests.smtp import Inbox
-from tests.websub_hub import serve_topic, websub_hub
+from tests.fixtures.seeds import load_seeds, seeds_as_rss
+from tests.fixtures.smtp import Inbox
+from tests.fixtures.websub_hub import serve_topic, websub_hub
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "003_ef743cc3833b6adb.txt"  # labelled leaders_meeting only: one watchlist, one alert

@@ -25,7 +25,7 @@ from monitor.ingest.websub.source import WebSubPush, build_websub
 from monitor.metrics import Metrics
 from monitor.models import Article
 from monitor.settings import IngestSettings, WebSubSettings
-from tests.websub_hub import Topic, rss_with_hub, serve_topic, silent_hub, websub_hub
+from tests.fixtures.websub_hub import Topic, rss_with_hub, serve_topic, silent_hub, websub_hub
 
 UA = "newsmon-test/1"
 
