@@ -103,3 +103,24 @@ def test_only_the_process_holding_the_listener_listens_on_its_port() -> None:
             other.kill()
             other.wait()
     assert not listens_on(os.getpid(), port)
+
+
+def test_the_smtp_test_server_moves_off_a_picked_port_another_socket_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same race for the tests' own SMTP server: the first port it picks is held by a listener."""
+    import smtplib
+
+    from tests.fixtures import smtp as smtp_fixture
+
+    with _held_port(listening=True) as held:
+        taken = held.getsockname()[1]
+        picks = iter([taken])
+        monkeypatch.setattr(smtp_fixture, "free_port", lambda: next(picks, None) or free_port())
+        with smtp_fixture.smtp_server() as (inbox, port):
+            assert port != taken
+            with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                client.sendmail("a@example.org", ["b@example.org"], "Subject: hi\r\n\r\nbody")
+        assert len(inbox.messages) == 1
+        with pytest.raises(OSError, match=r"(?i)address already in use"), smtp_fixture.smtp_server(taken):
+            pass  # a port asked for is never swapped for another
