@@ -112,7 +112,9 @@ def restore_partitions(
                     counts[decoded.kind] += 1
                     if isinstance(decoded, AlertRecord):
                         alert_ids[decoded.alert.id] = None
-    except KafkaError as e:
+    except (KafkaError, KeyError) as e:
+        # KeyError: kafka-python's end_offsets for a partition the topic does not have (a re-created
+        # topic with fewer partitions than matches after an embedded broker restart).
         raise BrokerError(f"cannot restore {topic} {wanted}: {type(e).__name__}: {e}") from e
     finally:
         try:

@@ -20,7 +20,6 @@ from monitor.bus.deadletter import DeadLetter
 from monitor.bus.producer import ResilientProducer
 from monitor.bus.records import DeadLetterRecord
 from monitor.bus.serde import encode
-from monitor.errors import BrokerError
 from monitor.ingest.feeds import load_feeds
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.reload import FeedsWatcher
@@ -218,13 +217,14 @@ def build_alert_stage(settings: Settings, bus: Bus, metrics: Metrics, console: T
             with alerter.lock:
                 restored = restore_partitions(bus.reader, bus.alert_state_topic, partitions, alerter.outbox)
                 alerter.forget_index()
-        except BrokerError as e:
+        except Exception as e:
             # Owned all the same: its new alerts must go out; what the state lacked may be sent again.
+            # (An exception escaping this hook would leave them unowned: nothing of them ever sent.)
             alerter.assign(partitions)
             _log.error(
                 "alert.state_restore_failed",
                 partitions=sorted(partitions),
-                error=str(e),
+                error=f"{type(e).__name__}: {e}",
                 consequence="events another alerter already alerted may be alerted again",
             )
             return
