@@ -87,6 +87,7 @@ class RunResult:
     rss_mib: dict[str, float]
     counts: dict[str, float] = field(default_factory=dict)
     phases_s: dict[str, float] = field(default_factory=dict)
+    load_1m: float = 0.0  # the machine's 1-minute load average at the end of the burst: is it shared?
 
     @property
     def articles_per_s(self) -> float:
@@ -203,6 +204,7 @@ def run_once(
                 stages, live_total + plan.burst_articles, timeout_s=300, scrape_s=_SCRAPE_S, topics=topics
             )
             rss = {name: s.peak_rss_mib() for name, s in stages.items()}
+            load_1m = os.getloadavg()[0]
             lap("burst")
         finally:
             for sampler in samplers:
@@ -224,6 +226,7 @@ def run_once(
         rss_mib=rss,
         counts={**vars(counts), **{f"exit_{n}": float(c) for n, c in codes.items()}},
         phases_s=phases,
+        load_1m=load_1m,
     )
 
 
@@ -258,7 +261,8 @@ def _report(run: int, runs: int, result: RunResult, kind: str) -> None:
         f"pipeline ({kind}) run {run + 1}/{runs}: {result.articles_per_s:.1f} articles/s,"
         f" latency p50 {percentile(p, 50):.2f} s p95 {percentile(p, 95):.2f} s ({len(p)} alerts),"
         f" RSS MiB {', '.join(f'{n} {v:,.0f}' for n, v in result.rss_mib.items())};"
-        f" phases s {', '.join(f'{n} {v:.1f}' for n, v in result.phases_s.items())}",
+        f" phases s {', '.join(f'{n} {v:.1f}' for n, v in result.phases_s.items())};"
+        f" load average {result.load_1m:.1f}",
         flush=True,
     )
 
@@ -292,6 +296,8 @@ def _flow_figures(plan: Plan, results: list[RunResult], suffix: str, broker: str
     """Return the throughput and latency figures of ``results``, named with ``suffix``."""
     median = statistics.median
     samples = [len(r.latencies) for r in results]
+    loads = [round(r.load_1m, 1) for r in results]
+    load = f"1-min load average at each run's end {loads} on {os.cpu_count()} cores"
     stack = (
         f"newsmon ingest, match and alert as three processes + {broker}, same machine;"
         " console off, no apprise URL (JSONL alert log only), NEWSMON_ALERT__GROUP_WAIT_S=0"
@@ -306,7 +312,7 @@ def _flow_figures(plan: Plan, results: list[RunResult], suffix: str, broker: str
             f" once in {plan.burst_feeds} feeds ({plan.burst_items} items each, polled every 2 s) on"
             f" {plan.hosts} loopback hosts: first feed served to the"
             f" last match handled by the alerter (metrics read every {_SCRAPE_S} s); {stack};"
-            f" median of {len(results)} runs",
+            f" median of {len(results)} runs; {load}",
         )
     ]
     for q in (50, 95, 99):
@@ -320,7 +326,8 @@ def _flow_figures(plan: Plan, results: list[RunResult], suffix: str, broker: str
                 f" {plan.live_articles} articles in two live feeds (fr, en; newest {plan.live_window} listed)"
                 " polled every 1 s,"
                 f" {plan.live_watched_share:.0%} watched, each its own event; {stack} (its 10 s default"
-                f" holds every first alert on purpose); alerts per run {samples}, median of the runs' p{q}",
+                f" holds every first alert on purpose); alerts per run {samples}, median of the runs' p{q};"
+                f" {load}",
             )
         )
     return out
