@@ -72,7 +72,8 @@ kafka-stop: $(DEV)
 KAFKA_TESTS = tests/integration/test_bus.py tests/integration/test_faults_bus.py \
 	tests/integration/test_faults_broker.py tests/integration/test_faults_kill.py \
 	tests/integration/test_faults_shutdown.py tests/integration/test_faults_kafka.py \
-	tests/integration/test_observability_lag.py tests/integration/test_pipeline_e2e.py
+	tests/integration/test_observability_lag.py tests/integration/test_pipeline_e2e.py \
+	tests/integration/test_run_kafka.py
 
 test-kafka: $(DEV)
 	$(MAKE) kafka

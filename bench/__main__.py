@@ -38,6 +38,13 @@ def _bus_kafka(quick: bool, runs: int, out: Path) -> list[Figure]:
     return kafka_figures(quick, runs)
 
 
+def _pipeline_kafka(quick: bool, runs: int, out: Path) -> list[Figure]:
+    """Run the pipeline benchmark on Apache Kafka (needs Java 17+ and Maven: `make kafka`)."""
+    from bench.pipeline import kafka_figures
+
+    return kafka_figures(quick, runs)
+
+
 def _matching(quick: bool, runs: int, out: Path) -> list[Figure]:
     from bench.matching import figures
 
@@ -72,7 +79,7 @@ def _soak(quick: bool, runs: int, out: Path) -> list[Figure]:
     return list(result or [])
 
 
-#: Benchmarks by name, cheapest first: the default run is all of them but ``soak`` and ``bus_kafka``.
+#: Benchmarks by name, cheapest first: the default run is all but ``soak`` and the ``*_kafka`` ones.
 BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "bus": _bus,
     "matching": _matching,
@@ -81,9 +88,10 @@ BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "pipeline": _pipeline,
 }
 BENCHMARKS["bus_kafka"] = _bus_kafka
+BENCHMARKS["pipeline_kafka"] = _pipeline_kafka
 if (Path(__file__).resolve().parent / "soak.py").is_file():
     BENCHMARKS["soak"] = _soak
-_OPTIONAL = {"soak", "bus_kafka"}
+_OPTIONAL = {"soak", "bus_kafka", "pipeline_kafka"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"benchmarks to run (default: all but soak and bus_kafka): {', '.join(BENCHMARKS)}",
+        help=f"benchmarks to run (default: all but {', '.join(sorted(_OPTIONAL))}): {', '.join(BENCHMARKS)}",
     )
     p.add_argument(
         "--quick", action="store_true", help="small sizes and one run each; results in a temp folder"

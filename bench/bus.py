@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.corpus import make_corpus
 from bench.results import Figure
+from bench.targets import kafka_cluster
 from monitor.bus.broker import EmbeddedBroker
 from monitor.bus.connection import Bus
 from monitor.bus.serde import encode
@@ -84,17 +85,9 @@ def bench_bus(n: int = 3000, runs: int = 3, kafka: bool = False) -> dict[str, fl
     values = [encode(a) for a in make_corpus(n)]
     passes = []
     if kafka:
-        from tests.kafka_cluster import KafkaCluster
-
-        cluster = KafkaCluster()
-        was_running = all(cluster.running(node) for node in cluster.nodes)
-        cluster.start()
-        try:
+        with kafka_cluster() as bootstrap:
             for run in range(runs):
-                passes.append(_run(tuple(cluster.bootstrap_servers), values, run, kafka=True))
-        finally:
-            if not was_running:
-                cluster.stop()
+                passes.append(_run(bootstrap, values, run, kafka=True))
     else:
         with EmbeddedBroker() as broker:
             for run in range(runs):

@@ -17,10 +17,16 @@ Each run starts a fresh broker, a feed server (bench/feedserver.py) and ``newsmo
 
 Fetch times come from the ``articles`` topic itself, read back after the run (the wire contract).
 A separate, unmeasured pass repeats the burst under py-spy for the profile summary.
+
+``python -m bench pipeline_kafka`` runs the same passes on the 3-broker Apache Kafka cluster of
+`make kafka` (bench/targets.py: topics and groups of each run's own, replication factor 3,
+``min.insync.replicas`` 2; the group timeouts are Kafka's usual ones), with no profile pass. It is not
+part of the default run, which needs no Java.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import tempfile
@@ -37,11 +43,9 @@ from bench.profile import Sampler, py_spy, summarise
 from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
 from bench.stages import StageProcess, drain, stage_env
-from monitor.bus.broker import EmbeddedBroker
-from monitor.bus.connection import Bus
-from monitor.settings import KafkaSettings
+from bench.targets import BusTarget, embedded_target, kafka_cluster, kafka_target
 
-__all__ = ["FULL", "QUICK", "Plan", "bench_pipeline", "figures"]
+__all__ = ["FULL", "QUICK", "Plan", "bench_pipeline", "figures", "kafka_figures"]
 
 _LANGUAGES = ("fr", "en")
 # Longer than every shipped watchlist's dedup window (36 h, 48 h): each watched live article is its own event.
@@ -83,6 +87,7 @@ class RunResult:
     rss_mib: dict[str, float]
     counts: dict[str, float] = field(default_factory=dict)
     phases_s: dict[str, float] = field(default_factory=dict)
+    load_1m: float = 0.0  # the machine's 1-minute load average at the end of the burst: is it shared?
 
     @property
     def articles_per_s(self) -> float:
@@ -134,15 +139,24 @@ def _burst_items(plan: Plan, now: datetime) -> dict[str, tuple[str, list[FeedIte
     return out
 
 
-def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunResult:
-    """Run the pipeline once as the module docstring says; with ``profile_dir``, sample the burst."""
+def run_once(
+    plan: Plan, workdir: Path, profile_dir: Path | None = None, target: BusTarget | None = None
+) -> RunResult:
+    """Run the pipeline once as the module docstring says; with ``profile_dir``, sample the burst.
+
+    ``target``: the broker and topics to run on (default: an embedded broker of the run's own).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     live = _live_items(plan, now)
     burst = _burst_items(plan, now)
-    with EmbeddedBroker() as broker, GeneratedFeeds(plan.hosts) as server:
-        bootstrap = tuple(broker.bootstrap_servers)
-        Bus(bootstrap, KafkaSettings(), embedded=True).ensure_topics()
+    with contextlib.ExitStack() as resources:
+        if target is None:
+            target = resources.enter_context(embedded_target())
+        server = resources.enter_context(GeneratedFeeds(plan.hosts))
+        bus = target.bus()
+        bus.ensure_topics()
+        topics = target.settings.topics
         feeds = []
         for name, (items, offsets, _) in live.items():
             url = server.add_live(name, name.removeprefix("live-"), items, offsets, plan.live_window)
@@ -153,7 +167,7 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
             url = server.add_burst(name, language, items)
             feeds.append({"id": name, "url": url, "language": language, "poll_interval_s": 2.0})
         (workdir / "feeds.yaml").write_text(yaml.safe_dump({"feeds": feeds}), encoding="utf-8")
-        env = stage_env(broker.bootstrap_servers, workdir)
+        env = stage_env(list(target.bootstrap), workdir, target=target)
         stages: dict[str, StageProcess] = {}
         tail = AlertLogTail(workdir / "alerts.jsonl", set(live))
         samplers: list[Sampler] = []
@@ -168,8 +182,8 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
         try:
             for name in ("alert", "match", "ingest"):  # consumers first: they must own partitions first
                 stages[name] = StageProcess(name, env, workdir, workdir / f"{name}.log")
-            stages["alert"].wait_ready("matches")
-            stages["match"].wait_ready("articles")
+            stages["alert"].wait_ready(topics.matches)
+            stages["match"].wait_ready(topics.articles)
             stages["ingest"].wait_ready(None)
             lap("start")
             tail.start()
@@ -180,14 +194,17 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
                     for stage in stages.values():
                         stage.check_alive()
                     time.sleep(_SCRAPE_S)
-                drain(stages, live_total, timeout_s=120, scrape_s=_SCRAPE_S)
+                drain(stages, live_total, timeout_s=120, scrape_s=_SCRAPE_S, topics=topics)
                 time.sleep(0.2)  # the tail's last look
                 lap("latency")
             if profile_dir is not None:
                 samplers = [Sampler(s.pid, profile_dir / f"pyspy-{n}.raw") for n, s in stages.items()]
             server.start_burst()
-            ended, counts = drain(stages, live_total + plan.burst_articles, timeout_s=300, scrape_s=_SCRAPE_S)
+            ended, counts = drain(
+                stages, live_total + plan.burst_articles, timeout_s=300, scrape_s=_SCRAPE_S, topics=topics
+            )
             rss = {name: s.peak_rss_mib() for name, s in stages.items()}
+            load_1m = os.getloadavg()[0]
             lap("burst")
         finally:
             for sampler in samplers:
@@ -196,7 +213,7 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
             codes = {name: stages[name].stop() for name in ("ingest", "match", "alert") if name in stages}
             lap("stop")
         started = server.burst_first_served
-        fetched = fetched_at(bootstrap, int(counts.published))
+        fetched = fetched_at(target.bootstrap, int(counts.published), bus=bus)
         lap("readback")
     if started is None:
         raise RuntimeError("no burst feed was ever served")
@@ -209,6 +226,7 @@ def run_once(plan: Plan, workdir: Path, profile_dir: Path | None = None) -> RunR
         rss_mib=rss,
         counts={**vars(counts), **{f"exit_{n}": float(c) for n, c in codes.items()}},
         phases_s=phases,
+        load_1m=load_1m,
     )
 
 
@@ -237,39 +255,56 @@ def _profile(plan: Plan, workdir: Path, out: Path) -> None:
     print(f"pipeline: profile summary written to {out}", flush=True)
 
 
-def bench_pipeline(plan: Plan = FULL, runs: int = 3, profile_to: Path | None = None) -> list[RunResult]:
-    """Run the pipeline ``runs`` times (and a profiled pass if ``profile_to``); return each run's result."""
+def _report(run: int, runs: int, result: RunResult, kind: str) -> None:
+    p = result.latencies
+    print(
+        f"pipeline ({kind}) run {run + 1}/{runs}: {result.articles_per_s:.1f} articles/s,"
+        f" latency p50 {percentile(p, 50):.2f} s p95 {percentile(p, 95):.2f} s ({len(p)} alerts),"
+        f" RSS MiB {', '.join(f'{n} {v:,.0f}' for n, v in result.rss_mib.items())};"
+        f" phases s {', '.join(f'{n} {v:.1f}' for n, v in result.phases_s.items())};"
+        f" load average {result.load_1m:.1f}",
+        flush=True,
+    )
+
+
+def bench_pipeline(
+    plan: Plan = FULL, runs: int = 3, profile_to: Path | None = None, kafka: bool = False
+) -> list[RunResult]:
+    """Run the pipeline ``runs`` times (and a profiled pass if ``profile_to``); return each run's result.
+
+    ``kafka``: on the Apache Kafka cluster of `make kafka` (started and stopped here if it is not
+    running), each run on topics and groups of its own; else each run on an embedded broker of its own.
+    """
     results = []
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-pipeline-") as tmp:
-        for run in range(runs):
-            result = run_once(plan, Path(tmp) / f"run{run}")
-            results.append(result)
-            p = result.latencies
-            print(
-                f"pipeline run {run + 1}/{runs}: {result.articles_per_s:.1f} articles/s,"
-                f" latency p50 {percentile(p, 50):.2f} s p95 {percentile(p, 95):.2f} s ({len(p)} alerts),"
-                f" RSS MiB {', '.join(f'{n} {v:,.0f}' for n, v in result.rss_mib.items())};"
-                f" phases s {', '.join(f'{n} {v:.1f}' for n, v in result.phases_s.items())}",
-                flush=True,
-            )
+        if kafka:
+            with kafka_cluster() as bootstrap:
+                for run in range(runs):
+                    target = kafka_target(bootstrap, f"pipeline{run}")
+                    results.append(run_once(plan, Path(tmp) / f"run{run}", target=target))
+                    _report(run, runs, results[-1], "kafka")
+        else:
+            for run in range(runs):
+                results.append(run_once(plan, Path(tmp) / f"run{run}"))
+                _report(run, runs, results[-1], "tansu")
         if profile_to is not None:
             _profile(plan, Path(tmp), profile_to)
     return results
 
 
-def figures(quick: bool = False, runs: int = 3, profile_to: Path | None = None) -> list[Figure]:
-    """Run the pipeline benchmark and return its figures."""
-    plan = QUICK if quick else FULL
-    results = bench_pipeline(plan, runs, profile_to)
+def _flow_figures(plan: Plan, results: list[RunResult], suffix: str, broker: str) -> list[Figure]:
+    """Return the throughput and latency figures of ``results``, named with ``suffix``."""
     median = statistics.median
     samples = [len(r.latencies) for r in results]
+    loads = [round(r.load_1m, 1) for r in results]
+    load = f"1-min load average at each run's end {loads} on {os.cpu_count()} cores"
     stack = (
-        "newsmon ingest, match and alert as three processes + embedded tansu, same machine;"
+        f"newsmon ingest, match and alert as three processes + {broker}, same machine;"
         " console off, no apprise URL (JSONL alert log only), NEWSMON_ALERT__GROUP_WAIT_S=0"
     )
     out = [
         Figure(
-            "pipeline_articles_per_s",
+            f"pipeline_articles_per_s{suffix}",
             median(r.articles_per_s for r in results),
             "articles/s",
             f"ingest -> articles -> match -> matches -> alert on a backlog of {plan.burst_articles:,}"
@@ -277,13 +312,13 @@ def figures(quick: bool = False, runs: int = 3, profile_to: Path | None = None) 
             f" once in {plan.burst_feeds} feeds ({plan.burst_items} items each, polled every 2 s) on"
             f" {plan.hosts} loopback hosts: first feed served to the"
             f" last match handled by the alerter (metrics read every {_SCRAPE_S} s); {stack};"
-            f" median of {len(results)} runs",
+            f" median of {len(results)} runs; {load}",
         )
     ]
     for q in (50, 95, 99):
         out.append(
             Figure(
-                f"e2e_latency_p{q}_s",
+                f"e2e_latency_p{q}_s{suffix}",
                 median(percentile(r.latencies, q) for r in results),
                 "s",
                 "Article.fetched_at (ingestor, after the HTTP fetch) -> the alert's line in the JSONL"
@@ -291,17 +326,37 @@ def figures(quick: bool = False, runs: int = 3, profile_to: Path | None = None) 
                 f" {plan.live_articles} articles in two live feeds (fr, en; newest {plan.live_window} listed)"
                 " polled every 1 s,"
                 f" {plan.live_watched_share:.0%} watched, each its own event; {stack} (its 10 s default"
-                f" holds every first alert on purpose); alerts per run {samples}, median of the runs' p{q}",
+                f" holds every first alert on purpose); alerts per run {samples}, median of the runs' p{q};"
+                f" {load}",
             )
         )
+    return out
+
+
+def figures(quick: bool = False, runs: int = 3, profile_to: Path | None = None) -> list[Figure]:
+    """Run the pipeline benchmark and return its figures."""
+    plan = QUICK if quick else FULL
+    results = bench_pipeline(plan, runs, profile_to)
+    out = _flow_figures(plan, results, "", "embedded tansu")
     for stage in ("ingest", "match", "alert"):
         out.append(
             Figure(
                 f"peak_rss_mib_{stage}",
-                median(r.rss_mib[stage] for r in results),
+                statistics.median(r.rss_mib[stage] for r in results),
                 "MiB",
                 f"VmHWM of the `newsmon {stage}` process after the latency and throughput phases"
                 f" (/proc/<pid>/status), median of {len(results)} runs",
             )
         )
     return out
+
+
+def kafka_figures(quick: bool = False, runs: int = 3) -> list[Figure]:
+    """Run the pipeline benchmark on the Apache Kafka cluster of `make kafka` and return its figures."""
+    plan = QUICK if quick else FULL
+    results = bench_pipeline(plan, runs, kafka=True)
+    broker = (
+        "Apache Kafka (3 brokers on this machine, replication factor 3, min.insync.replicas 2, acks=all;"
+        " kafka-python's usual group timeouts)"
+    )
+    return _flow_figures(plan, results, "_kafka", broker)

@@ -67,10 +67,16 @@ class AlertLogTail(threading.Thread):
             self.join(timeout=5)
 
 
-def fetched_at(bootstrap: tuple[str, ...], expected: int, timeout_s: float = 60.0) -> dict[str, float]:
-    """Return each published article's ``fetched_at`` (Unix time), read back from the articles topic."""
-    consumer = Bus(bootstrap, KafkaSettings(), embedded=True).consumer(
-        "bench-readback", "articles", max_poll_records=500
+def fetched_at(
+    bootstrap: tuple[str, ...], expected: int, timeout_s: float = 60.0, bus: Bus | None = None
+) -> dict[str, float]:
+    """Return each published article's ``fetched_at`` (Unix time), read back from the articles topic.
+
+    ``bus``: the run's broker and topics (default: an embedded broker at ``bootstrap``, newsmon's topics).
+    """
+    bus = bus or Bus(bootstrap, KafkaSettings(), embedded=True)
+    consumer = bus.consumer(
+        f"{bus.settings.group_prefix}-bench-readback", bus.settings.topics.articles, max_poll_records=500
     )
     out: dict[str, float] = {}
     deadline = time.monotonic() + timeout_s

@@ -7,7 +7,6 @@ stage's metrics port, and its peak resident memory (``VmHWM``) from ``/proc/<pid
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -20,35 +19,40 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.targets import BusTarget
+from monitor.settings import KafkaSettings, TopicSettings
+
 __all__ = ["StageProcess"]
 
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def stage_env(bootstrap: list[str], workdir: Path) -> dict[str, str]:
+def stage_env(bootstrap: list[str], workdir: Path, *, target: BusTarget | None = None) -> dict[str, str]:
     """Return the environment for stage processes of one bench run: its broker, its files in ``workdir``.
 
-    The caller's own ``NEWSMON_*`` variables are left out, so a developer's settings do not leak into
-    the figures. Alerts go to a JSONL log only (no network delivery) and are not held back for grouping.
+    ``target``: the broker and topics of the run (default: an embedded broker at ``bootstrap``, with
+    newsmon's own topic names). The caller's own ``NEWSMON_*`` variables are left out, so a developer's
+    settings do not leak into the figures. Alerts go to a JSONL log only (no network delivery) and are
+    not held back for grouping.
     """
+    target = target or BusTarget(tuple(bootstrap), KafkaSettings(), embedded=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
-    return env | {
-        "NEWSMON_KAFKA__BOOTSTRAP_SERVERS": json.dumps(bootstrap),
-        # A stage given bootstrap servers takes Kafka's 45 s session timeout, with which tansu holds
-        # every JoinGroup ~23 s; these are the embedded broker's own values.
-        "NEWSMON_KAFKA__SESSION_TIMEOUT_MS": "2000",
-        "NEWSMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
-        "NEWSMON_INGEST__FEEDS_FILE": str(workdir / "feeds.yaml"),
-        "NEWSMON_INGEST__STATE_DB": str(workdir / "ingest.sqlite3"),
-        "NEWSMON_INGEST__BLOCK_PRIVATE_ADDRESSES": "false",
-        "NEWSMON_MATCH__RULES_DIR": str(REPO / "rules"),
-        "NEWSMON_ALERT__CONSOLE": "false",
-        "NEWSMON_ALERT__GROUP_WAIT_S": "0",
-        "NEWSMON_ALERT__ALERT_LOG": str(workdir / "alerts.jsonl"),
-        "NEWSMON_ALERT__OUTBOX_DB": str(workdir / "alerts.sqlite3"),
-        "NEWSMON_LOG_FORMAT": "json",
-    }
+    return (
+        env
+        | target.stage_kafka_env()
+        | {
+            "NEWSMON_INGEST__FEEDS_FILE": str(workdir / "feeds.yaml"),
+            "NEWSMON_INGEST__STATE_DB": str(workdir / "ingest.sqlite3"),
+            "NEWSMON_INGEST__BLOCK_PRIVATE_ADDRESSES": "false",
+            "NEWSMON_MATCH__RULES_DIR": str(REPO / "rules"),
+            "NEWSMON_ALERT__CONSOLE": "false",
+            "NEWSMON_ALERT__GROUP_WAIT_S": "0",
+            "NEWSMON_ALERT__ALERT_LOG": str(workdir / "alerts.jsonl"),
+            "NEWSMON_ALERT__OUTBOX_DB": str(workdir / "alerts.sqlite3"),
+            "NEWSMON_LOG_FORMAT": "json",
+        }
+    )
 
 
 class StageProcess:
@@ -189,8 +193,14 @@ class Counts:
         )
 
 
-def read_counts(stages: dict[str, StageProcess], want_published: int) -> Counts:
-    """Read the stages' counters, the cheaper way: later stages only once the earlier ones got there."""
+def read_counts(
+    stages: dict[str, StageProcess], want_published: int, topics: TopicSettings | None = None
+) -> Counts:
+    """Read the stages' counters, the cheaper way: later stages only once the earlier ones got there.
+
+    ``topics``: the run's topic names, which label the per-topic counters (default: newsmon's own).
+    """
+    topics = topics or TopicSettings()
     total = StageProcess.total
     i = stages["ingest"].samples()
     c = Counts(
@@ -201,19 +211,23 @@ def read_counts(stages: dict[str, StageProcess], want_published: int) -> Counts:
         return c
     m = stages["match"].samples()
     c.analysed = total(m, "newsmon_articles_analysed_total")
-    c.articles_deadlettered = total(m, "newsmon_messages_deadlettered_total", topic="articles")
+    c.articles_deadlettered = total(m, "newsmon_messages_deadlettered_total", topic=topics.articles)
     c.matches = total(m, "newsmon_matches_total")
     if c.analysed + c.articles_deadlettered < c.published:
         return c
     a = stages["alert"].samples()
-    c.matches_handled = total(a, "newsmon_messages_consumed_total", topic="matches")
-    c.matches_deadlettered = total(a, "newsmon_messages_deadlettered_total", topic="matches")
+    c.matches_handled = total(a, "newsmon_messages_consumed_total", topic=topics.matches)
+    c.matches_deadlettered = total(a, "newsmon_messages_deadlettered_total", topic=topics.matches)
     c.alerts = total(a, "newsmon_alerts_total")
     return c
 
 
 def drain(
-    stages: dict[str, StageProcess], want_published: int, timeout_s: float, scrape_s: float
+    stages: dict[str, StageProcess],
+    want_published: int,
+    timeout_s: float,
+    scrape_s: float,
+    topics: TopicSettings | None = None,
 ) -> tuple[float, Counts]:
     """Wait until ``want_published`` articles went all the way through; return (time.time(), counts).
 
@@ -224,7 +238,7 @@ def drain(
     while True:
         for stage in stages.values():
             stage.check_alive()
-        c = read_counts(stages, want_published)
+        c = read_counts(stages, want_published, topics)
         if c.drained(want_published):
             return time.time(), c
         if time.monotonic() > deadline:

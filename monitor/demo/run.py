@@ -20,9 +20,9 @@ from monitor.demo.serve import LocalFeedServer
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.metrics_read import counter_total
-from monitor.settings import Settings
+from monitor.settings import KafkaSettings, Settings
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "isolated_settings", "run_demo"]
 
 _log = get_logger(__name__)
 _FEED_NAME = "sample_feed.xml"
@@ -42,6 +42,41 @@ class DemoResult:
 
 def _sample_items(feed: bytes) -> int:
     return feed.count(b"<item>")
+
+
+def isolated_settings(settings: Settings, workdir: Path, feeds_file: Path) -> Settings:
+    """Return ``settings`` for the demo: its own files in ``workdir``, its own embedded broker.
+
+    The demo never uses a configured Kafka cluster: there its articles would land in the real
+    ``articles`` topic, its consumers would join the real groups (taking partitions from running
+    stages), and its alerts' state would go to the real changelog, where a real alerter would restore
+    it and take the next real article on the same story for one already sent.
+    """
+    return settings.model_copy(
+        update={
+            "kafka": KafkaSettings(tansu_bin=settings.kafka.tansu_bin),
+            "ingest": settings.ingest.model_copy(
+                # The demo's own feed is on loopback, which the SSRF guard refuses for user feeds.
+                update={
+                    "feeds_file": feeds_file,
+                    "state_db": workdir / "ingest.sqlite3",
+                    "block_private_addresses": False,
+                    # The sample items are dated 2025 on purpose; no "feed stale" warning for them.
+                    "stale_min_s": 10 * 365 * 86400.0,
+                }
+            ),
+            "alert": settings.alert.model_copy(
+                # Send at once: grouping would hold the alerts past the end of a seconds-long demo.
+                update={
+                    "alert_log": workdir / "alerts.jsonl",
+                    "outbox_db": demo_outbox(workdir),
+                    "group_wait_s": 0.0,
+                    "tick_s": 0.1,
+                }
+            ),
+            "metrics": settings.metrics.model_copy(update={"port": 0}),
+        }
+    )
 
 
 def run_demo(
@@ -65,30 +100,7 @@ def run_demo(
             yaml.safe_dump({"feeds": [{"id": "demo", "url": server.url(_FEED_NAME), "language": "fr"}]}),
             encoding="utf-8",
         )
-        demo_settings = settings.model_copy(
-            update={
-                "ingest": settings.ingest.model_copy(
-                    # The demo's own feed is on loopback, which the SSRF guard refuses for user feeds.
-                    update={
-                        "feeds_file": feeds_file,
-                        "state_db": workdir / "ingest.sqlite3",
-                        "block_private_addresses": False,
-                        # The sample items are dated 2025 on purpose; no "feed stale" warning for them.
-                        "stale_min_s": 10 * 365 * 86400.0,
-                    }
-                ),
-                "alert": settings.alert.model_copy(
-                    # Send at once: grouping would hold the alerts past the end of a seconds-long demo.
-                    update={
-                        "alert_log": workdir / "alerts.jsonl",
-                        "outbox_db": demo_outbox(workdir),
-                        "group_wait_s": 0.0,
-                        "tick_s": 0.1,
-                    }
-                ),
-                "metrics": settings.metrics.model_copy(update={"port": 0}),
-            }
-        )
+        demo_settings = isolated_settings(settings, workdir, feeds_file)
         metrics = Metrics(CollectorRegistry())
         started = time.monotonic()
         timed_out = threading.Event()
