@@ -56,6 +56,12 @@ def _ingest(quick: bool, runs: int, out: Path) -> list[Figure]:
     return figures(quick, runs)
 
 
+def _ingest_cpu(quick: bool, runs: int, out: Path) -> list[Figure]:
+    from bench.ingest_cpu import figures
+
+    return figures(quick, runs)
+
+
 def _pipeline(quick: bool, runs: int, out: Path) -> list[Figure]:
     from bench.pipeline import figures
 
@@ -78,6 +84,7 @@ BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "matching": _matching,
     "alerting": _alerting,
     "ingest": _ingest,
+    "ingest_cpu": _ingest_cpu,
     "pipeline": _pipeline,
 }
 BENCHMARKS["bus_kafka"] = _bus_kafka

@@ -65,6 +65,19 @@ class Metrics:
             ["feed"],
             registry=registry,
         )
+        self.feed_items_known = Counter(
+            "newsmon_feed_items_known_total",
+            "Items not parsed again because their article was published from the same bytes, by feed.",
+            ["feed"],
+            registry=registry,
+        )
+        self.feed_prepass = Counter(
+            "newsmon_feed_prepass_total",
+            "Parsed polls by what the pre-pass did: reduced (known items cut), all_new (none known),"
+            " fallback (it could not tell: the whole feed parsed, as malformed feeds always are).",
+            ["feed", "outcome"],
+            registry=registry,
+        )
         self.feed_http_responses = Counter(
             "newsmon_feed_http_responses_total",
             "HTTP responses to feed fetches, by status code; the 304 ratio is code=304 over all.",

@@ -131,6 +131,9 @@ class IngestSettings(_Section):
     )
     reload_check_s: float = Field(5.0, gt=0, description="Seconds between two checks of the feeds file.")
     detect_language: bool = Field(True, description="Detect the language of articles that declare none.")
+    prepass: bool = Field(
+        True, description="Skip parsing items already published from the same bytes; off parses every item."
+    )
     full_text: bool = Field(False, description="Fetch the article page when a feed gives only a summary.")
     full_text_min_chars: int = Field(400, ge=0, description="Bodies shorter than this trigger extraction.")
     full_text_max_bytes: int = Field(2_000_000, gt=0, description="Largest article page read for full text.")

@@ -23,7 +23,7 @@ from monitor.ingest.fetch import Fetcher, FetchResult, HTTPStatusError
 from monitor.ingest.fulltext import FullText
 from monitor.ingest.parse import ParseResult, parse_feed
 from monitor.ingest.schedule import PollPolicy, backoff_s, is_stale, learned_period_s, poll_interval_s
-from monitor.ingest.seen import FeedState, SeenStore, body_hash, content_hash
+from monitor.ingest.seen import FeedState, RememberedItem, SeenStore, body_hash, content_hash
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article
@@ -118,6 +118,8 @@ class FeedPoller:
     """Whether feeds that do not say (``full_text`` unset in the feeds file) get their pages extracted."""
     rng: random.Random | None = None
     gate: Gate | None = None
+    prepass: bool = True
+    """Cut the items already published before parsing (prepass.py); False parses every item every time."""
 
     def __post_init__(self) -> None:
         self._rng = self.rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -203,6 +205,7 @@ class FeedPoller:
                 feed.tags,
                 content_type=result.content_type,
                 fetched_at=fetched_at,
+                known=(lambda keys: self.store.known_items(feed.id, keys)) if self.prepass else None,
             )
         except Exception as e:  # parse_feed promises not to raise; a bug there must not stop the others
             log.exception("feed.parser_crashed")
@@ -211,7 +214,6 @@ class FeedPoller:
         report = replace(
             base,
             status=result.status,
-            items=len(parsed.articles),
             problems=tuple(parsed.problems),
             newest=max(parsed.dates, default=None),
         )
@@ -219,14 +221,22 @@ class FeedPoller:
             kind = "hostile" if parsed.hostile else "parse"
             error = FeedError(feed.id, kind, "; ".join(parsed.problems) or "not a feed")
             return self._failed(feed, state, report, error, started, log)
-        m.feed_items_fetched.labels(feed=feed.id).inc(len(parsed.articles))
+        items = len(parsed.articles) + len(parsed.known)
+        report = replace(report, items=items)
+        m.feed_items_fetched.labels(feed=feed.id).inc(items)
+        if parsed.prepass != "off":
+            m.feed_prepass.labels(feed=feed.id, outcome=parsed.prepass).inc()
+            m.feed_items_known.labels(feed=feed.id).inc(len(parsed.known))
+            if parsed.prepass == "fallback":
+                log.debug("feed.prepass_fallback", why=parsed.prepass_detail)
         if parsed.problems:
             m.feed_errors.labels(feed=feed.id, kind="parse").inc()
-            log.warning("feed.parse_problems", problems=parsed.problems, items=len(parsed.articles))
+            log.warning("feed.parse_problems", problems=parsed.problems, items=items)
         # Items still listed are still "seen": pruning must not forget them (see SeenStore.prune).
-        self.store.touch((a.id for a in parsed.articles), now)
+        self.store.touch([*(a.id for a in parsed.articles), *(k.article_id for k in parsed.known)], now)
 
         published = duplicates = 0
+        remembered: list[RememberedItem] = []
         # Feeds list newest first; publishing oldest first keeps the topic in the order news happened.
         for article in reversed(parsed.articles):
             if self._gate.closed:
@@ -234,20 +244,32 @@ class FeedPoller:
             # The hash of what the feed says, before enrichment: the page's text must not make the same
             # item look edited at every poll.
             digest_item = content_hash(article)
-            if not self.store.is_new(article.id, digest_item):
+            if self.store.is_new(article.id, digest_item):
+                enriched = self._enrich(feed, article, log)
+                try:
+                    self.publish(enriched)
+                except Exception as e:
+                    self.store.remember_items(feed.id, remembered)
+                    report = replace(report, published=published, duplicates=duplicates)
+                    error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
+                    log.error("feed.publish_failed", article_id=article.id, error=str(e), retry="next poll")
+                    return self._failed(feed, state, report, error, started, log, logged=True)
+                self.store.mark_published(article.id, digest_item, feed.id)
+                published += 1
+                m.articles_published.labels(feed=feed.id).inc()
+            else:
                 duplicates += 1
-                continue
-            enriched = self._enrich(feed, article, log)
-            try:
-                self.publish(enriched)
-            except Exception as e:
-                report = replace(report, published=published, duplicates=duplicates)
-                error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
-                log.error("feed.publish_failed", article_id=article.id, error=str(e), retry="next poll")
-                return self._failed(feed, state, report, error, started, log, logged=True)
-            self.store.mark_published(article.id, digest_item, feed.id)
-            published += 1
-            m.articles_published.labels(feed=feed.id).inc()
+            key = parsed.keys.get(article.id)
+            if key is not None:
+                # From now on these bytes need no parsing: the next poll cuts them (see prepass.py).
+                when = (
+                    None if article.id in parsed.undated or article.published is None else article.published
+                )
+                remembered.append(
+                    RememberedItem(key, article.id, digest_item, when.timestamp() if when else None)
+                )
+        self.store.remember_items(feed.id, remembered)
+        duplicates += len(parsed.known)
 
         newest = max(parsed.dates, default=None)
         new_marks = [

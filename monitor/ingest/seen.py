@@ -13,15 +13,16 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
 
 from monitor.errors import ConfigError
+from monitor.ingest.prepass import KnownItem
 from monitor.models import Article
 
-__all__ = ["FeedState", "SeenStore", "body_hash", "content_hash"]
+__all__ = ["FeedState", "RememberedItem", "SeenStore", "body_hash", "content_hash"]
 
 _SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -47,7 +48,18 @@ CREATE TABLE IF NOT EXISTS feed_state (
     failures      INTEGER NOT NULL DEFAULT 0,
     not_before    REAL
 );
+CREATE TABLE IF NOT EXISTS item_keys (
+    feed_id      TEXT NOT NULL,
+    article_id   TEXT NOT NULL,
+    item_key     TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published    REAL,
+    PRIMARY KEY (feed_id, article_id)
+);
+CREATE INDEX IF NOT EXISTS item_keys_by_key ON item_keys (feed_id, item_key);
 """
+# item_keys came after version 2 without a version of its own: a table an older newsmon ignores (the join
+# with seen makes a stale row harmless), so a rollback keeps working on the same file.
 # Version 1 (the walking skeleton) had neither last_seen nor the feed health columns.
 _MIGRATE_FROM_1 = """
 ALTER TABLE seen ADD COLUMN last_seen REAL NOT NULL DEFAULT 0;
@@ -98,7 +110,26 @@ _PRUNE_SEEN = (
     "DELETE FROM seen WHERE last_seen < ? AND (feed_id NOT IN (SELECT value FROM json_each(?))"
     " OR last_seen < COALESCE((SELECT parsed_at FROM feed_state f WHERE f.feed_id = seen.feed_id), 0))"
 )
+_PRUNE_ITEM_KEYS = (
+    "DELETE FROM item_keys WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.article_id = item_keys.article_id)"
+)
+_KNOWN_ITEMS = (
+    "SELECT k.item_key, k.article_id, k.published FROM item_keys k JOIN seen s"
+    " ON s.article_id = k.article_id AND s.content_hash = k.content_hash"
+    " WHERE k.feed_id = ? AND k.item_key IN (SELECT value FROM json_each(?))"
+)
 _PRUNE_STATE = "DELETE FROM feed_state WHERE updated < ? AND feed_id NOT IN (SELECT value FROM json_each(?))"
+
+
+@dataclass(frozen=True)
+class RememberedItem:
+    """An item whose article is published as it stands: its pre-pass key and what it gave."""
+
+    key: str
+    article_id: str
+    content_hash: str
+    published: float | None
+    """The item's own date (Unix seconds); None when the fetch time stood in for it."""
 
 
 def body_hash(data: bytes) -> str:
@@ -192,6 +223,27 @@ class SeenStore:
                 "UPDATE seen SET last_seen = ? WHERE article_id = ?", ((when, i) for i in article_ids)
             )
 
+    def known_items(self, feed_id: str, keys: Sequence[str]) -> dict[str, KnownItem]:
+        """Return the items of ``keys`` whose article is published with the content they gave, by key.
+
+        The join with ``seen`` is what makes a cut safe: an article edited since (through another feed),
+        or forgotten by pruning, no longer counts as known, and its item is parsed again.
+        """
+        with self._lock:
+            rows = self._db.execute(_KNOWN_ITEMS, (feed_id, json.dumps(list(keys)))).fetchall()
+        return {key: KnownItem(article, published) for key, article, published in rows}
+
+    def remember_items(self, feed_id: str, items: Iterable[RememberedItem]) -> None:
+        """Record the pre-pass keys of items whose article is published (call after mark_published)."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO item_keys (feed_id, article_id, item_key, content_hash, published)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(feed_id, article_id) DO UPDATE SET"
+                " item_key = excluded.item_key, content_hash = excluded.content_hash,"
+                " published = excluded.published",
+                ((feed_id, i.article_id, i.key, i.content_hash, i.published) for i in items),
+            )
+
     def get_state(self, feed_id: str) -> FeedState:
         """Return what is remembered of the feed; a fresh FeedState for a feed never polled."""
         with self._lock:
@@ -214,5 +266,6 @@ class SeenStore:
         active = json.dumps(sorted(active_feeds))
         with self._lock:
             deleted = self._db.execute(_PRUNE_SEEN, (older_than, active)).rowcount
+            self._db.execute(_PRUNE_ITEM_KEYS)
             self._db.execute(_PRUNE_STATE, (older_than, active))
         return int(deleted)

@@ -46,6 +46,8 @@ class IngestOptions:
     workers: int = 16
     max_per_host: int = 2
     detect_language: bool = True
+    prepass: bool = True
+    """Cut the items already published before parsing (see prepass.py)."""
     full_text: FullText | None = None
     """The extractor; None never fetches article pages, whatever the feeds say."""
     full_text_default: bool = False
@@ -84,6 +86,7 @@ class IngestOptions:
             workers=cfg.workers,
             max_per_host=cfg.max_per_host,
             detect_language=cfg.detect_language,
+            prepass=cfg.prepass,
             full_text=full_text,
             full_text_default=cfg.full_text,
             retention_s=cfg.seen_retention_days * _DAY_S,
@@ -131,6 +134,7 @@ class IngestService:
             full_text_default=self.options.full_text_default,
             rng=rng,
             gate=self._gate,
+            prepass=self.options.prepass,
         )
 
     def poll_feed(self, feed: FeedConfig) -> FeedReport:

@@ -14,7 +14,9 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
+from monitor.ingest import parse as parse_module
 from monitor.ingest import poll as poll_module
+from monitor.ingest.entry import article_of
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.reload import FeedsWatcher
@@ -276,3 +278,54 @@ def test_editing_a_feeds_id_or_url_republishes_nothing(
     assert (report.not_modified, report.items, report.duplicates, report.published) == (False, 2, 2, 0)
     assert store.get_state("one").url == moved.as_uri()
     assert len(published) == 2
+
+
+def _windowed(*items: str) -> bytes:
+    """Return an RSS feed of ``items``, each "title" or "title=slug" (the slug makes its link)."""
+    xml = "".join(
+        f"<item><title>{t}</title><link>https://x.example/{slug or t}</link>"
+        f"<description>&lt;p&gt;Text of {t}.&lt;/p&gt;</description></item>"
+        for t, _, slug in (i.partition("=") for i in items)
+    )
+    return f"<rss version='2.0'><channel><title>t</title>{xml}</channel></rss>".encode()
+
+
+def test_the_prepass_parses_only_new_and_edited_items_and_publishes_the_same(
+    tmp_path: Path, fetcher: Fetcher, store: SeenStore, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[str] = []
+
+    def spy(feed_id: str, entry: dict[str, str], *args: object) -> tuple[Article, bool]:
+        read.append(entry["title"])
+        return article_of(feed_id, entry, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse_module, "article_of", spy)
+    feed = _feed(tmp_path, "win", _windowed("c", "b", "a"))
+    published: list[Article] = []
+    service = IngestService([feed], fetcher, store, published.append, metrics)
+    assert service.poll_feed(feed).published == 3
+    assert read == ["c", "b", "a"]
+    read.clear()
+    (tmp_path / "win.xml").write_bytes(_windowed("d", "c", "b, edited=b", "a"))
+    os.utime(tmp_path / "win.xml", ns=(time.time_ns(), time.time_ns() + 1))
+    report = service.poll_feed(feed)
+    # d is new; the edited item (another title, same link) is parsed and republished; c and a are cut.
+    assert read == ["d", "b, edited"]
+    assert (report.items, report.published, report.duplicates) == (4, 2, 2)
+    assert [a.title for a in published[3:]] == ["b, edited", "d"]
+    assert published[3].id == published[1].id, "the edit is republished under the same id"
+    assert metrics.feed_items_known.labels(feed="win")._value.get() == 2
+    assert metrics.feed_prepass.labels(feed="win", outcome="reduced")._value.get() == 1
+
+
+def test_with_the_prepass_off_every_item_is_parsed(
+    tmp_path: Path, fetcher: Fetcher, store: SeenStore, metrics: Metrics
+) -> None:
+    feed = _feed(tmp_path, "off", _windowed("b", "a"))
+    service = IngestService([feed], fetcher, store, lambda a: None, metrics, IngestOptions(prepass=False))
+    service.poll_feed(feed)
+    (tmp_path / "off.xml").write_bytes(_windowed("c", "b", "a"))
+    os.utime(tmp_path / "off.xml", ns=(time.time_ns(), time.time_ns() + 1))
+    report = service.poll_feed(feed)
+    assert (report.items, report.published, report.duplicates) == (3, 1, 2)
+    assert metrics.feed_items_known.labels(feed="off")._value.get() == 0
