@@ -150,9 +150,7 @@ def parse_feed(
     full_headers = {**headers, "content-type": media}
     plan = plan_cuts(data, full_headers, base_url, known) if known is not None else Plan()
     if plan.drop:
-        reduced = _read(
-            feed, plan.reduced, {**headers, "content-type": "application/xml; charset=utf-8"}, plan
-        )
+        reduced = _read(feed, plan.reduced, plan.reduced_headers, plan)
         if reduced is not None:
             return reduced
         plan = Plan("fallback", "the reduced document did not read as its items promised")

@@ -105,6 +105,7 @@ class Plan:
     drop: dict[int, KnownItem] = field(default_factory=dict)
     """The known items to cut, by their index in ``items``."""
     reduced: bytes = b""
+    reduced_headers: dict[str, str] = field(default_factory=dict)
     encoding_problem: str | None = None
 
 
@@ -136,6 +137,7 @@ def plan_cuts(data: bytes, headers: Mapping[str, str], base_url: str | None, kno
         items=prepared.items,
         drop=drop,
         reduced=reduce_document(prepared.data, prepared.items, drop),
+        reduced_headers=prepared.headers,
         encoding_problem=prepared.encoding_problem,
     )
 
@@ -145,29 +147,81 @@ class Prepared:
     """A feed as feedparser's strict parser would read it, cut into items."""
 
     data: bytes
-    """UTF-8, the DOCTYPE removed: the bytes feedparser hands to expat after its own preparation."""
+    """UTF-8 without a DOCTYPE: the bytes feedparser hands to expat after its own preparation."""
     items: list[ItemSlice]
     encoding_problem: str | None
     """What feedparser reports about the encoding (declared one thing, parsed as another), if anything."""
+    headers: dict[str, str]
+    """The headers to hand feedparser with a reduced ``data``."""
 
 
 def prepare(data: bytes, headers: Mapping[str, str], base_url: str | None) -> Prepared:
-    """Return ``data`` converted as feedparser converts it (same functions, same headers), and its items.
+    """Return ``data`` as feedparser's strict parser would read it (same functions, same headers), cut.
 
     Running feedparser's own encoding detection and DOCTYPE replacement first means the expat pass
-    below reads exactly the bytes feedparser's strict parser would: if expat accepts them here,
-    feedparser parses them strictly too, and a reduced document stays in that mode.
+    reads exactly the bytes feedparser's strict parser would: if expat accepts them here, feedparser
+    parses them strictly too, and a reduced document stays in that mode. For the common feed, UTF-8
+    from end to end with no DOCTYPE, that conversion would only re-encode the same text, so it is
+    skipped: expat checks the UTF-8 itself (a byte sequence that is not UTF-8 is not well-formed), and
+    feedparser converts the reduced document with the same headers as it would have the whole.
 
     Raises:
         PrepassError: see split_items; also when feedparser finds no encoding that decodes the bytes.
     """
+    if _plainly_utf8(data, headers):
+        return Prepared(data, split_items(data, base_url), None, dict(headers))
     result: dict[str, Any] = {}
     utf8 = convert_to_utf8(dict(headers), data, result)
     if not result.get("encoding"):
         raise PrepassError("no encoding decodes the document")
     _, utf8, _ = replace_doctype(utf8)
     problem = result.get("bozo_exception")
-    return Prepared(utf8, split_items(utf8, base_url), str(problem) if problem is not None else None)
+    return Prepared(
+        utf8,
+        split_items(utf8, base_url),
+        str(problem) if problem is not None else None,
+        {**headers, "content-type": "application/xml; charset=utf-8"},
+    )
+
+
+def _plainly_utf8(data: bytes, headers: Mapping[str, str]) -> bool:
+    """Return whether feedparser would read ``data`` as UTF-8 without complaint, if it is UTF-8 at all.
+
+    That is: an XML media type with no charset or UTF-8, no byte order mark nor UTF-16/32 start, and
+    no other encoding in what feedparser takes for the XML declaration (see _declared_encoding). A
+    DOCTYPE anywhere sends the feed the long way, where feedparser's replacement of it is applied.
+    """
+    media, _, charset = headers.get("content-type", "").partition(";")
+    charset = charset.strip().lower()
+    if media.strip() != "application/xml" or charset not in ("", "charset=utf-8"):
+        return False
+    if data[:1] != b"<" or data[1:2] == b"\x00" or b"<!DOCTYPE" in data:
+        return False
+    declared = _declared_encoding(data)
+    return declared is not None and declared.lower() in (b"", b"utf-8", b"utf8")
+
+
+def _declared_encoding(data: bytes) -> bytes | None:
+    """Return what feedparser's RE_XML_PI_ENCODING would find in ``data``: b"" for nothing; None: unsure.
+
+    The regular expression (``^<\\?.*encoding=['"](.*?)['"].*\\?>``) scans the whole first line, which
+    in a feed without line breaks is the whole feed, twice over. With one ``encoding=`` on that line
+    its result is computed here directly; with several, None sends the feed the long way.
+    """
+    if not data.startswith(b"<?"):
+        return b""
+    newline = data.find(b"\n")
+    line = data if newline == -1 else data[:newline]
+    count = line.count(b"encoding=")
+    if count != 1:
+        return b"" if count == 0 else None
+    at = line.index(b"encoding=") + len(b"encoding=")
+    if line[at : at + 1] not in (b"'", b'"'):
+        return b""
+    close = min((i for i in (line.find(b"'", at + 1), line.find(b'"', at + 1)) if i != -1), default=-1)
+    if close == -1 or b"?>" not in line[close + 1 :]:
+        return b""
+    return line[at + 1 : close]
 
 
 def split_items(data: bytes, base_url: str | None) -> list[ItemSlice]:

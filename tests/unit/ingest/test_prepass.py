@@ -12,12 +12,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from feedparser.encodings import RE_XML_PI_ENCODING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.feedserver import FeedItem, item_xml, rss_document
 from monitor.ingest.parse import ParseResult, parse_feed
-from monitor.ingest.prepass import KnownItem, PrepassError, prepare, reduce_document, split_items
+from monitor.ingest.prepass import (
+    KnownItem,
+    PrepassError,
+    _declared_encoding,
+    prepare,
+    reduce_document,
+    split_items,
+)
 from tests.conftest import REPO
 from tests.unit.ingest.test_parse import ATOM, RSS
 from tests.unit.test_fuzz_parse import _GOOD, _PIECES
@@ -222,3 +230,43 @@ def test_any_feed_parses_the_same_with_any_known_items_cut(items: list[str], pic
 @given(data=st.binary(max_size=300) | st.sampled_from([RSS, ATOM, _GOOD]).flatmap(_mutations), pick=st.data())
 def test_mutated_feeds_parse_the_same_with_any_known_items_cut(data: bytes, pick: st.DataObject) -> None:
     _check_equivalent(data, pick)
+
+
+@_FUZZ
+@given(
+    st.lists(
+        st.sampled_from(
+            ["<?", "<?xml ", "encoding=", "'", '"', "utf-8", "latin-1", "?>", "\n", " ", "x", "<rss>"]
+        ),
+        max_size=14,
+    )
+)
+def test_the_declared_encoding_is_what_feedparsers_expression_finds(parts: list[str]) -> None:
+    data = "".join(parts).encode()
+    ours = _declared_encoding(data)
+    match = RE_XML_PI_ENCODING.match(data)
+    if ours is not None:
+        assert ours == (match.group(1) if match else b"")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xff", b"\xe2\x82", b"\xf8\x88\x80\x80\x80"],
+    ids=["surrogate", "overlong", "past-10FFFF", "ff", "truncated", "five-bytes"],
+)
+def test_bytes_that_are_not_utf8_are_refused_by_expat_as_python_refuses_them(bad: bytes) -> None:
+    data = b"<rss><channel><item><title>a" + bad + b"</title></item></channel></rss>"
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    with pytest.raises(PrepassError, match="not well-formed"):
+        split_items(data, BASE)
+    _check_equivalent(data)  # and the feed is read whole, as feedparser reads it
+
+
+def test_plain_utf8_feeds_skip_the_conversion_and_others_take_it() -> None:
+    xml = {"content-type": "application/xml"}
+    assert prepare(_bench_feed(2), xml, BASE).headers == xml
+    latin = b"<?xml version='1.0' encoding='iso-8859-1'?><rss><channel><item><a/></item></channel></rss>"
+    assert prepare(latin, xml, BASE).headers == {"content-type": "application/xml; charset=utf-8"}
+    declared = {"content-type": "application/xml; charset=windows-1252"}
+    assert prepare(_bench_feed(2), declared, BASE).headers["content-type"].endswith("charset=utf-8")
