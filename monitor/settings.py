@@ -119,6 +119,9 @@ class IngestSettings(_Section):
     backoff_max_s: float = Field(21600.0, gt=0, description="Longest wait after failures or a Retry-After.")
     workers: int = Field(16, ge=1, description="Feeds polled at the same time.")
     max_per_host: int = Field(2, ge=1, description="Feeds of one host polled at the same time.")
+    host_requests_per_minute: float = Field(
+        60.0, gt=0, description="Feed requests a minute to one host, at most (a minute's worth at once)."
+    )
     block_private_addresses: bool = Field(
         True, description="Refuse feeds and pages on loopback, private or link-local addresses (SSRF guard)."
     )

@@ -61,6 +61,8 @@ class FetchResult:
     url: str = ""
     """Final URL after redirects: the base for relative links in the feed."""
     content_type: str | None = None
+    max_age_s: float | None = None
+    """How long the server says the response stays fresh (Cache-Control max-age less Age); None: not said."""
 
 
 class HTTPStatusError(FeedError):
@@ -171,10 +173,17 @@ class Fetcher:
                 new_etag = response.headers.get("ETag")
                 new_modified = response.headers.get("Last-Modified")
                 final_url = str(response.url)
+                max_age = _max_age(response.headers)
                 if response.status_code == 304:
                     # A 304 may omit the validators; the ones sent are still the current ones.
                     return FetchResult(
-                        304, None, new_etag or etag, new_modified or last_modified, True, final_url
+                        304,
+                        None,
+                        new_etag or etag,
+                        new_modified or last_modified,
+                        True,
+                        final_url,
+                        max_age_s=max_age,
                     )
                 if response.status_code >= 400:
                     raise HTTPStatusError(
@@ -204,6 +213,7 @@ class Fetcher:
                     False,
                     final_url,
                     response.headers.get("Content-Type"),
+                    max_age,
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise _wrap(feed_id, url, display_url, e) from e
@@ -263,6 +273,22 @@ def _caused_by(e: BaseException, kind: type[BaseException]) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _max_age(headers: httpx.Headers) -> float | None:
+    """Return the seconds a response stays fresh per its Cache-Control and Age; None if it does not say.
+
+    ``no-cache`` and ``no-store`` mean "ask every time": no floor on the next poll then.
+    """
+    directives = [d.strip().lower() for d in ",".join(headers.get_list("Cache-Control")).split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age" and value.strip().strip('"').isdigit():
+            age = headers.get("Age", "").strip()
+            return max(0.0, float(value.strip().strip('"')) - (float(age) if age.isdigit() else 0.0))
+    return None
 
 
 def _retry_after(value: str | None) -> float | None:

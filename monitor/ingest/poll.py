@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from structlog.stdlib import BoundLogger
@@ -21,8 +20,17 @@ from monitor.errors import FeedError
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import Fetcher, FetchResult, HTTPStatusError
 from monitor.ingest.fulltext import FullText
+from monitor.ingest.gate import Gate, StoppedError
 from monitor.ingest.parse import ParseResult, parse_feed
-from monitor.ingest.schedule import PollPolicy, backoff_s, is_stale, learned_period_s, poll_interval_s
+from monitor.ingest.rhythm import HISTORY_S, estimate_rhythm
+from monitor.ingest.schedule import (
+    PollPolicy,
+    backoff_s,
+    is_stale,
+    learned_period_s,
+    polite_delay_s,
+    poll_interval_s,
+)
 from monitor.ingest.seen import FeedState, RememberedItem, SeenStore, body_hash, content_hash
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
@@ -59,47 +67,6 @@ class FeedReport:
     def ok(self) -> bool:
         """Return whether the poll succeeded (items with problems still count as a success)."""
         return self.error is None and not self.stopped
-
-
-class StoppedError(Exception):
-    """The service is stopping: a poll must not touch the store or publish any more."""
-
-
-class Gate:
-    """Let store and publish work start only while the service runs, and wait for the work that started.
-
-    Fetches are not gated: they cannot be interrupted, touch nothing shared, and their result is dropped
-    once the service stops, so stopping never waits for a hung server.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._busy = 0
-        self.closed = False
-
-    def open(self) -> None:
-        """Accept work again (a service may be run again after a stop)."""
-        with self._cond:
-            self.closed = False
-
-    def __enter__(self) -> None:
-        with self._cond:
-            if self.closed:
-                raise StoppedError
-            self._busy += 1
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        with self._cond:
-            self._busy -= 1
-            self._cond.notify_all()
-
-    def close_and_drain(self, timeout_s: float) -> bool:
-        """Refuse new work and wait for the current work; return False if it outlived ``timeout_s``."""
-        with self._cond:
-            self.closed = True
-            return self._cond.wait_for(lambda: self._busy == 0, timeout_s)
 
 
 @dataclass
@@ -193,7 +160,7 @@ class FeedPoller:
                 unchanged=outcome == "unchanged",
                 duration_s=time.monotonic() - started,
             )
-            return self._scheduled(feed, state, report, now)
+            return self._scheduled(feed, state, report, now, max_age_s=result.max_age_s)
 
         fetched_at = datetime.fromtimestamp(now, UTC)
         try:
@@ -237,6 +204,7 @@ class FeedPoller:
 
         published = duplicates = 0
         remembered: list[RememberedItem] = []
+        arrivals: list[float] = []
         # Feeds list newest first; publishing oldest first keeps the topic in the order news happened.
         for article in reversed(parsed.articles):
             if self._gate.closed:
@@ -244,7 +212,8 @@ class FeedPoller:
             # The hash of what the feed says, before enrichment: the page's text must not make the same
             # item look edited at every poll.
             digest_item = content_hash(article)
-            if self.store.is_new(article.id, digest_item):
+            previous = self.store.content_of(article.id)
+            if previous != digest_item:
                 enriched = self._enrich(feed, article, log)
                 try:
                     self.publish(enriched)
@@ -257,6 +226,9 @@ class FeedPoller:
                 self.store.mark_published(article.id, digest_item, feed.id)
                 published += 1
                 m.articles_published.labels(feed=feed.id).inc()
+                if previous is None:  # news, not an edit: part of the feed's rhythm
+                    own = article.published if article.id not in parsed.undated else None
+                    arrivals.append(own.timestamp() if own else now)
             else:
                 duplicates += 1
             key = parsed.keys.get(article.id)
@@ -269,6 +241,7 @@ class FeedPoller:
                     RememberedItem(key, article.id, digest_item, when.timestamp() if when else None)
                 )
         self.store.remember_items(feed.id, remembered)
+        self.store.record_arrivals(feed.id, arrivals, forget_before=now - HISTORY_S)
         duplicates += len(parsed.known)
 
         newest = max(parsed.dates, default=None)
@@ -306,7 +279,7 @@ class FeedPoller:
         report = replace(
             report, published=published, duplicates=duplicates, duration_s=time.monotonic() - started
         )
-        return self._scheduled(feed, state, report, now)
+        return self._scheduled(feed, state, report, now, max_age_s=result.max_age_s)
 
     def _enrich(self, feed: FeedConfig, article: Article, log: BoundLogger) -> Article:
         """Return the article with its full text and language when they can be had; never raises."""
@@ -357,13 +330,27 @@ class FeedPoller:
         return self._scheduled(feed, state, report, now, delay)
 
     def _scheduled(
-        self, feed: FeedConfig, state: FeedState, report: FeedReport, now: float, delay: float | None = None
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        report: FeedReport,
+        now: float,
+        delay: float | None = None,
+        max_age_s: float | None = None,
     ) -> FeedReport:
-        """Return the report with when to poll next and whether the feed is stale; update their gauges."""
+        """Return the report with when to poll next and whether the feed is stale; update their gauges.
+
+        ``delay`` (a backoff) stands as given; otherwise the feed's interval, learned from its rhythm,
+        and never shorter than the server's ``max_age_s`` (up to the maximum interval).
+        """
         m = self.metrics
         silent = _silent_s(state, now)
         if delay is None:
-            delay = poll_interval_s(self.policy, feed.poll_interval_s, state.period_s, silent)
+            rhythm = None
+            if feed.poll_interval_s is None:  # a fixed interval needs no estimate: spare the query
+                rhythm = estimate_rhythm(self.store.arrivals(feed.id, now - HISTORY_S), now)
+            delay = poll_interval_s(self.policy, feed.poll_interval_s, state.period_s, silent, rhythm)
+            delay = polite_delay_s(self.policy, delay, max_age_s)
         expected = feed.expected_period_s or state.period_s
         stale = is_stale(self.policy, silent, expected)
         m.feed_next_poll.labels(feed=feed.id).set(delay)

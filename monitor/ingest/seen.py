@@ -57,9 +57,14 @@ CREATE TABLE IF NOT EXISTS item_keys (
     PRIMARY KEY (feed_id, article_id)
 );
 CREATE INDEX IF NOT EXISTS item_keys_by_key ON item_keys (feed_id, item_key);
+CREATE TABLE IF NOT EXISTS arrivals (
+    feed_id TEXT NOT NULL,
+    at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS arrivals_by_feed ON arrivals (feed_id, at);
 """
-# item_keys came after version 2 without a version of its own: a table an older newsmon ignores (the join
-# with seen makes a stale row harmless), so a rollback keeps working on the same file.
+# item_keys and arrivals came after version 2 without a version of their own: tables an older newsmon
+# ignores (the join with seen makes a stale item key harmless), so a rollback works on the same file.
 # Version 1 (the walking skeleton) had neither last_seen nor the feed health columns.
 _MIGRATE_FROM_1 = """
 ALTER TABLE seen ADD COLUMN last_seen REAL NOT NULL DEFAULT 0;
@@ -113,6 +118,7 @@ _PRUNE_SEEN = (
 _PRUNE_ITEM_KEYS = (
     "DELETE FROM item_keys WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.article_id = item_keys.article_id)"
 )
+_PRUNE_ARRIVALS = "DELETE FROM arrivals WHERE feed_id NOT IN (SELECT value FROM json_each(?))"
 _KNOWN_ITEMS = (
     "SELECT k.item_key, k.article_id, k.published FROM item_keys k JOIN seen s"
     " ON s.article_id = k.article_id AND s.content_hash = k.content_hash"
@@ -244,6 +250,32 @@ class SeenStore:
                 ((feed_id, i.article_id, i.key, i.content_hash, i.published) for i in items),
             )
 
+    def content_of(self, article_id: str) -> str | None:
+        """Return the content hash the article was last published with; None if it never was."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT content_hash FROM seen WHERE article_id = ?", (article_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def record_arrivals(self, feed_id: str, times: Collection[float], forget_before: float) -> None:
+        """Record when new items of the feed appeared (Unix seconds), forgetting its arrivals before then."""
+        if not times:
+            return
+        with self._lock:
+            self._db.execute("DELETE FROM arrivals WHERE feed_id = ? AND at < ?", (feed_id, forget_before))
+            self._db.executemany(
+                "INSERT INTO arrivals (feed_id, at) VALUES (?, ?)", ((feed_id, t) for t in times)
+            )
+
+    def arrivals(self, feed_id: str, since: float) -> list[float]:
+        """Return when the feed's new items appeared since ``since``, oldest first: its rhythm's history."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at FROM arrivals WHERE feed_id = ? AND at >= ? ORDER BY at", (feed_id, since)
+            ).fetchall()
+        return [float(r[0]) for r in rows]
+
     def get_state(self, feed_id: str) -> FeedState:
         """Return what is remembered of the feed; a fresh FeedState for a feed never polled."""
         with self._lock:
@@ -268,4 +300,5 @@ class SeenStore:
             deleted = self._db.execute(_PRUNE_SEEN, (older_than, active)).rowcount
             self._db.execute(_PRUNE_ITEM_KEYS)
             self._db.execute(_PRUNE_STATE, (older_than, active))
+            self._db.execute(_PRUNE_ARRIVALS, (active,))
         return int(deleted)
