@@ -177,7 +177,12 @@ def _read(feed: _Feed, data: bytes, headers: dict[str, str], plan: Plan) -> Pars
     and no known item repeats the id of an item before it (the full parse would report that duplicate).
     """
     reduced = bool(plan.drop)
-    parsed = _feedparse(data, headers)
+    if reduced and len(plan.drop) == len(plan.items):
+        # Every item is known: the channel alone would tell nothing the result needs (no article to
+        # date or give a language), and a well-formed document has no problem but its encoding's.
+        parsed: Any = feedparser.FeedParserDict(entries=[], feed=feedparser.FeedParserDict(), bozo=False)
+    else:
+        parsed = _feedparse(data, headers)
     if isinstance(parsed, Exception):
         if reduced:
             return None

@@ -8,12 +8,13 @@ refetches everything nor forgets a server's ``Retry-After``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
@@ -188,6 +189,18 @@ class SeenStore:
             self._db.close()
             raise
 
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run the statements inside as one transaction (one WAL commit, not one each)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:
@@ -224,8 +237,8 @@ class SeenStore:
     def touch(self, article_ids: Iterable[str], when: float | None = None) -> None:
         """Record that these articles are still listed in their feed, so pruning keeps them."""
         when = time.time() if when is None else when
-        with self._lock:
-            self._db.executemany(
+        with self._batch() as db:
+            db.executemany(
                 "UPDATE seen SET last_seen = ? WHERE article_id = ?", ((when, i) for i in article_ids)
             )
 
@@ -241,13 +254,16 @@ class SeenStore:
 
     def remember_items(self, feed_id: str, items: Iterable[RememberedItem]) -> None:
         """Record the pre-pass keys of items whose article is published (call after mark_published)."""
-        with self._lock:
-            self._db.executemany(
+        rows = [(feed_id, i.article_id, i.key, i.content_hash, i.published) for i in items]
+        if not rows:
+            return
+        with self._batch() as db:
+            db.executemany(
                 "INSERT INTO item_keys (feed_id, article_id, item_key, content_hash, published)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT(feed_id, article_id) DO UPDATE SET"
                 " item_key = excluded.item_key, content_hash = excluded.content_hash,"
                 " published = excluded.published",
-                ((feed_id, i.article_id, i.key, i.content_hash, i.published) for i in items),
+                rows,
             )
 
     def content_of(self, article_id: str) -> str | None:
@@ -262,11 +278,9 @@ class SeenStore:
         """Record when new items of the feed appeared (Unix seconds), forgetting its arrivals before then."""
         if not times:
             return
-        with self._lock:
-            self._db.execute("DELETE FROM arrivals WHERE feed_id = ? AND at < ?", (feed_id, forget_before))
-            self._db.executemany(
-                "INSERT INTO arrivals (feed_id, at) VALUES (?, ?)", ((feed_id, t) for t in times)
-            )
+        with self._batch() as db:
+            db.execute("DELETE FROM arrivals WHERE feed_id = ? AND at < ?", (feed_id, forget_before))
+            db.executemany("INSERT INTO arrivals (feed_id, at) VALUES (?, ?)", ((feed_id, t) for t in times))
 
     def arrivals(self, feed_id: str, since: float) -> list[float]:
         """Return when the feed's new items appeared since ``since``, oldest first: its rhythm's history."""

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.feedserver import FeedItem, item_xml, rss_document
+from monitor.ingest import parse as parse_module
 from monitor.ingest.parse import ParseResult, parse_feed
 from monitor.ingest.prepass import (
     KnownItem,
@@ -270,3 +271,17 @@ def test_plain_utf8_feeds_skip_the_conversion_and_others_take_it() -> None:
     assert prepare(latin, xml, BASE).headers == {"content-type": "application/xml; charset=utf-8"}
     declared = {"content-type": "application/xml; charset=windows-1252"}
     assert prepare(_bench_feed(2), declared, BASE).headers["content-type"].endswith("charset=utf-8")
+
+
+def test_a_feed_whose_items_are_all_known_is_not_parsed_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _bench_feed(3)
+    first = _parse(data)
+    known = _remembered(first, {a.id for a in first.articles})
+    touched = data.replace(
+        b"<title>Bench b</title>", b"<title>Bench b</title><lastBuildDate>now</lastBuildDate>"
+    )
+    calls: list[bytes] = []
+    monkeypatch.setattr(parse_module, "_feedparse", lambda d, h: calls.append(d))
+    second = _parse(touched, known)
+    assert calls == []
+    assert (second.articles, second.problems, second.is_feed, len(second.known)) == ([], [], True, 3)
