@@ -62,6 +62,13 @@ def _ingest_cpu(quick: bool, runs: int, out: Path) -> list[Figure]:
     return figures(quick, runs)
 
 
+def _publication(quick: bool, runs: int, out: Path) -> list[Figure]:
+    """Run the simulated publisher (publication to alert, polled feeds): one run, every item a sample."""
+    from bench.publication import figures
+
+    return figures(quick)
+
+
 def _pipeline(quick: bool, runs: int, out: Path) -> list[Figure]:
     from bench.pipeline import figures
 
@@ -78,7 +85,7 @@ def _soak(quick: bool, runs: int, out: Path) -> list[Figure]:
     return list(result or [])
 
 
-#: Benchmarks by name, cheapest first: the default run is all of them but ``soak`` and ``bus_kafka``.
+#: Benchmarks by name, cheapest first: the default run is all of them but the long ones (``_OPTIONAL``).
 BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "bus": _bus,
     "matching": _matching,
@@ -88,9 +95,10 @@ BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "pipeline": _pipeline,
 }
 BENCHMARKS["bus_kafka"] = _bus_kafka
+BENCHMARKS["publication"] = _publication
 if (Path(__file__).resolve().parent / "soak.py").is_file():
     BENCHMARKS["soak"] = _soak
-_OPTIONAL = {"soak", "bus_kafka"}
+_OPTIONAL = {"soak", "bus_kafka", "publication"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"benchmarks to run (default: all but soak and bus_kafka): {', '.join(BENCHMARKS)}",
+        help=f"benchmarks to run (default: all but {', '.join(sorted(_OPTIONAL))}): {', '.join(BENCHMARKS)}",
     )
     p.add_argument(
         "--quick", action="store_true", help="small sizes and one run each; results in a temp folder"

@@ -148,7 +148,9 @@ def parse_feed(
     data = _valid_charrefs(data)
     feed = _Feed(feed_id, base_url, language, tags, fetched_at)
     full_headers = {**headers, "content-type": media}
-    plan = plan_cuts(data, full_headers, base_url, known) if known is not None else Plan()
+    # Without a base URL, relative links resolve against the channel's <link>, which is outside the items
+    # (and their keys): no cuts then. The poller always has one, the URL it fetched.
+    plan = plan_cuts(data, full_headers, base_url, known) if known is not None and base_url else Plan()
     if plan.drop:
         reduced = _read(feed, plan.reduced, plan.reduced_headers, plan)
         if reduced is not None:

@@ -285,3 +285,13 @@ def test_a_feed_whose_items_are_all_known_is_not_parsed_at_all(monkeypatch: pyte
     second = _parse(touched, known)
     assert calls == []
     assert (second.articles, second.problems, second.is_feed, len(second.known)) == ([], [], True, 3)
+
+
+def test_without_a_base_url_nothing_is_cut() -> None:
+    # Relative links would resolve against the channel's <link>, which no item key covers.
+    data = _bench_feed(2)
+    first = _parse(data)
+    known = _remembered(first, {a.id for a in first.articles})
+    result = parse_feed("f", data, None, "en", fetched_at=FETCHED, known=lambda keys: known)
+    assert result.prepass == "off"
+    assert len(result.articles) == 2
