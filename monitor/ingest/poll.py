@@ -192,8 +192,8 @@ class FeedPoller:
         report = replace(report, items=items)
         m.feed_items_fetched.labels(feed=feed.id).inc(items)
         if parsed.prepass != "off":
-            m.feed_prepass.labels(feed=feed.id, outcome=parsed.prepass).inc()
-            m.feed_items_known.labels(feed=feed.id).inc(len(parsed.known))
+            m.feed_prepass.labels(outcome=parsed.prepass).inc()
+            m.feed_items_known.inc(len(parsed.known))
             if parsed.prepass == "fallback":
                 log.debug("feed.prepass_fallback", why=parsed.prepass_detail)
         if parsed.problems:

@@ -320,8 +320,8 @@ def test_the_prepass_parses_only_new_and_edited_items_and_publishes_the_same(
     assert (report.items, report.published, report.duplicates) == (4, 2, 2)
     assert [a.title for a in published[3:]] == ["b, edited", "d"]
     assert published[3].id == published[1].id, "the edit is republished under the same id"
-    assert metrics.feed_items_known.labels(feed="win")._value.get() == 2
-    assert metrics.feed_prepass.labels(feed="win", outcome="reduced")._value.get() == 1
+    assert metrics.registry.get_sample_value("newsmon_feed_items_known_total") == 2
+    assert metrics.registry.get_sample_value("newsmon_feed_prepass_total", {"outcome": "reduced"}) == 1
 
 
 def test_with_the_prepass_off_every_item_is_parsed(
@@ -334,4 +334,4 @@ def test_with_the_prepass_off_every_item_is_parsed(
     os.utime(tmp_path / "off.xml", ns=(time.time_ns(), time.time_ns() + 1))
     report = service.poll_feed(feed)
     assert (report.items, report.published, report.duplicates) == (3, 1, 2)
-    assert metrics.feed_items_known.labels(feed="off")._value.get() == 0
+    assert metrics.registry.get_sample_value("newsmon_feed_items_known_total") == 0
