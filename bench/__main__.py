@@ -63,6 +63,19 @@ def _ingest(quick: bool, runs: int, out: Path) -> list[Figure]:
     return figures(quick, runs)
 
 
+def _ingest_cpu(quick: bool, runs: int, out: Path) -> list[Figure]:
+    from bench.ingest_cpu import figures
+
+    return figures(quick, runs)
+
+
+def _publication(quick: bool, runs: int, out: Path) -> list[Figure]:
+    """Run the simulated publisher (publication to alert, polled feeds): one run, every item a sample."""
+    from bench.publication import figures
+
+    return figures(quick)
+
+
 def _pipeline(quick: bool, runs: int, out: Path) -> list[Figure]:
     from bench.pipeline import figures
 
@@ -79,19 +92,21 @@ def _soak(quick: bool, runs: int, out: Path) -> list[Figure]:
     return list(result or [])
 
 
-#: Benchmarks by name, cheapest first: the default run is all but ``soak`` and the ``*_kafka`` ones.
+#: Benchmarks by name, cheapest first: the default run is all of them but the long ones (``_OPTIONAL``).
 BENCHMARKS: dict[str, Callable[[bool, int, Path], list[Figure]]] = {
     "bus": _bus,
     "matching": _matching,
     "alerting": _alerting,
     "ingest": _ingest,
+    "ingest_cpu": _ingest_cpu,
     "pipeline": _pipeline,
 }
 BENCHMARKS["bus_kafka"] = _bus_kafka
 BENCHMARKS["pipeline_kafka"] = _pipeline_kafka
+BENCHMARKS["publication"] = _publication
 if (Path(__file__).resolve().parent / "soak.py").is_file():
     BENCHMARKS["soak"] = _soak
-_OPTIONAL = {"soak", "bus_kafka", "pipeline_kafka"}
+_OPTIONAL = {"soak", "bus_kafka", "pipeline_kafka", "publication"}
 
 
 def _parser() -> argparse.ArgumentParser:

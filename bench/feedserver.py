@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from xml.sax.saxutils import escape
 
-__all__ = ["FeedItem", "GeneratedFeeds"]
+__all__ = ["FeedItem", "GeneratedFeeds", "item_xml", "rss_document"]
 
 _FIRST_HOST = 10  # 127.0.0.10 and up: clear of 127.0.0.1, which other servers of the session use
 
@@ -51,7 +51,8 @@ def item_xml(item: FeedItem) -> str:
     )
 
 
-def _rss(name: str, language: str, items: list[str]) -> bytes:
+def rss_document(name: str, language: str, items: list[str]) -> bytes:
+    """Return an RSS 2.0 document of the ``<item>``s given (newest first), as a generated feed serves it."""
     return (
         "<?xml version='1.0' encoding='utf-8'?>"
         "<rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>"
@@ -151,7 +152,7 @@ class GeneratedFeeds:
             cached = feed.cache.get(count)
             if cached is None:
                 newest_first = feed.xml[max(0, count - feed.window) : count][::-1]
-                cached = (_rss(name, feed.language, newest_first), f'"{name}-{count}"')
+                cached = (rss_document(name, feed.language, newest_first), f'"{name}-{count}"')
                 feed.cache = {count: cached}
         return cached[0], cached[1], count
 

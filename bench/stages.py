@@ -45,6 +45,8 @@ def stage_env(bootstrap: list[str], workdir: Path, *, target: BusTarget | None =
             "NEWSMON_INGEST__FEEDS_FILE": str(workdir / "feeds.yaml"),
             "NEWSMON_INGEST__STATE_DB": str(workdir / "ingest.sqlite3"),
             "NEWSMON_INGEST__BLOCK_PRIVATE_ADDRESSES": "false",
+            # Each loopback address stands for a hundred outlets: no budget meant for one real server.
+            "NEWSMON_INGEST__HOST_REQUESTS_PER_MINUTE": "1000000",
             "NEWSMON_MATCH__RULES_DIR": str(REPO / "rules"),
             "NEWSMON_ALERT__CONSOLE": "false",
             "NEWSMON_ALERT__GROUP_WAIT_S": "0",

@@ -65,6 +65,20 @@ class Metrics:
             ["feed"],
             registry=registry,
         )
+        # No feed label on these two: with a thousand feeds, every per-feed series costs each scrape a
+        # thousand lines; the feed of a fallback is in its debug log line (feed.prepass_fallback).
+        self.feed_items_known = Counter(
+            "newsmon_feed_items_known_total",
+            "Items not parsed again because their article was published from the same bytes.",
+            registry=registry,
+        )
+        self.feed_prepass = Counter(
+            "newsmon_feed_prepass_total",
+            "Parsed polls by what the pre-pass did: reduced (known items cut), all_new (none known),"
+            " fallback (it could not tell: the whole feed parsed, as malformed feeds always are).",
+            ["outcome"],
+            registry=registry,
+        )
         self.feed_http_responses = Counter(
             "newsmon_feed_http_responses_total",
             "HTTP responses to feed fetches, by status code; the 304 ratio is code=304 over all.",

@@ -173,6 +173,9 @@ class IngestSettings(_Section):
     backoff_max_s: float = Field(21600.0, gt=0, description="Longest wait after failures or a Retry-After.")
     workers: int = Field(16, ge=1, description="Feeds polled at the same time.")
     max_per_host: int = Field(2, ge=1, description="Feeds of one host polled at the same time.")
+    host_requests_per_minute: float = Field(
+        60.0, gt=0, description="Feed requests a minute to one host, at most (a minute's worth at once)."
+    )
     block_private_addresses: bool = Field(
         True, description="Refuse feeds and pages on loopback, private or link-local addresses (SSRF guard)."
     )
@@ -185,6 +188,9 @@ class IngestSettings(_Section):
     )
     reload_check_s: float = Field(5.0, gt=0, description="Seconds between two checks of the feeds file.")
     detect_language: bool = Field(True, description="Detect the language of articles that declare none.")
+    prepass: bool = Field(
+        True, description="Skip parsing items already published from the same bytes; off parses every item."
+    )
     full_text: bool = Field(False, description="Fetch the article page when a feed gives only a summary.")
     full_text_min_chars: int = Field(400, ge=0, description="Bodies shorter than this trigger extraction.")
     full_text_max_bytes: int = Field(2_000_000, gt=0, description="Largest article page read for full text.")

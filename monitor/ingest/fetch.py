@@ -63,6 +63,8 @@ class FetchResult:
     content_type: str | None = None
     link_header: str | None = None
     """The HTTP ``Link`` header, where a feed names its WebSub hub."""
+    max_age_s: float | None = None
+    """How long the server says the response stays fresh (Cache-Control max-age less Age); None: not said."""
 
 
 class HTTPStatusError(FeedError):
@@ -173,10 +175,17 @@ class Fetcher:
                 new_etag = response.headers.get("ETag")
                 new_modified = response.headers.get("Last-Modified")
                 final_url = str(response.url)
+                max_age = _max_age(response.headers)
                 if response.status_code == 304:
                     # A 304 may omit the validators; the ones sent are still the current ones.
                     return FetchResult(
-                        304, None, new_etag or etag, new_modified or last_modified, True, final_url
+                        304,
+                        None,
+                        new_etag or etag,
+                        new_modified or last_modified,
+                        True,
+                        final_url,
+                        max_age_s=max_age,
                     )
                 if response.status_code >= 400:
                     raise HTTPStatusError(
@@ -207,6 +216,7 @@ class Fetcher:
                     final_url,
                     response.headers.get("Content-Type"),
                     response.headers.get("Link"),
+                    max_age,
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise _wrap(feed_id, url, display_url, e) from e
@@ -266,6 +276,22 @@ def _caused_by(e: BaseException, kind: type[BaseException]) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _max_age(headers: httpx.Headers) -> float | None:
+    """Return the seconds a response stays fresh per its Cache-Control and Age; None if it does not say.
+
+    ``no-cache`` and ``no-store`` mean "ask every time": no floor on the next poll then.
+    """
+    directives = [d.strip().lower() for d in ",".join(headers.get_list("Cache-Control")).split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age" and value.strip().strip('"').isdigit():
+            age = headers.get("Age", "").strip()
+            return max(0.0, float(value.strip().strip('"')) - (float(age) if age.isdigit() else 0.0))
+    return None
 
 
 def _retry_after(value: str | None) -> float | None:

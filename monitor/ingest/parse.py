@@ -11,25 +11,28 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 
-from monitor.ingest.dates import parse_loose_date
+from monitor.ingest.entry import article_of, detail_language, plain_text
 from monitor.ingest.feeds import normalise_language
-from monitor.models import Article, article_id, utcnow
+from monitor.ingest.prepass import KnownItem, KnownLookup, Plan, PrepassOutcome, plan_cuts
+from monitor.models import Article, utcnow
 from monitor.normalise.html import html_to_text
 
-__all__ = ["ParseResult", "declared_charset", "html_to_text", "is_hostile_xml", "parse_feed"]
+__all__ = [
+    "ParseResult",
+    "declared_charset",
+    "html_to_text",
+    "is_hostile_xml",
+    "parse_feed",
+]
 
-_TITLE_FALLBACK_CHARS = 120
 # Entity declarations live in a DOCTYPE's internal subset: "<!DOCTYPE name [ ... ]>".
 _SUBSET_END = re.compile(rb"\]\s*>")
-# A date this far past the fetch is a wrong clock or a typo, not news from the future.
-_FUTURE_SLACK = timedelta(days=1)
 _SINGLE_BYTE_CHARSETS = frozenset({"ascii", "iso8859_1", "cp1252", "iso8859_15"})
 _UTF16_STARTS = {
     codecs.BOM_UTF16_LE: "utf-16",
@@ -54,6 +57,15 @@ class ParseResult:
     """True when the feed was refused unread because it declares XML entities."""
     dates: list[datetime] = field(default_factory=list)
     """The dates the items themselves carry (not the fetch-time fallbacks): the feed's observed rhythm."""
+    known: list[KnownItem] = field(default_factory=list)
+    """Items not parsed because their article was already published from these very bytes."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """The pre-pass key of each article's item, by article id: what to remember once it is published."""
+    undated: set[str] = field(default_factory=set)
+    """Ids of the articles dated by the fetch time, for want of a date of their own."""
+    prepass: PrepassOutcome = "off"
+    prepass_detail: str = ""
+    """Why the pre-pass fell back to a full parse."""
 
 
 def is_hostile_xml(data: bytes) -> bool:
@@ -114,12 +126,16 @@ def parse_feed(
     *,
     content_type: str | None = None,
     fetched_at: datetime | None = None,
+    known: KnownLookup | None = None,
 ) -> ParseResult:
     """Parse the RSS/Atom ``data`` of feed ``feed_id`` into Articles; never raises on bad input.
 
     ``base_url`` (where the bytes came from) resolves relative links; ``language`` is the fallback
     when neither the item nor the feed declares one; ``content_type`` is the HTTP header, whose charset
     wins over the XML prolog; an item without a readable date is dated ``fetched_at`` (default: now).
+    With ``known``, items already published as they stand are not parsed again (see prepass.py): they
+    are listed in ``ParseResult.known`` instead of ``articles``, and every other article is what a full
+    parse would give.
     """
     fetched_at = fetched_at or utcnow()
     if is_hostile_xml(data):
@@ -129,37 +145,88 @@ def parse_feed(
     # The media type is dropped on purpose: servers label feeds text/html or text/plain, and feedparser
     # would flag every such feed as bozo. Without a charset, the XML prolog or the BOM picks the encoding.
     media = f"application/xml; charset={charset}" if charset else "application/xml"
-    # sanitize_html and resolve_relative_uris are off because every text is reduced to plain text below
-    # (no markup survives to be sanitised, no link inside a body is kept): that saves a third of the time.
-    try:
-        parsed: Any = feedparser.parse(
-            _valid_charrefs(data),
-            response_headers={**headers, "content-type": media},
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
-    except (UnicodeError, ValueError, OverflowError) as e:
-        # feedparser's loose parser fails on some malformed input instead of flagging it as bozo.
-        problem = f"malformed feed: the parser failed on it ({type(e).__name__}: {e})"
-        return ParseResult([], [problem, "not an RSS or Atom feed"], is_feed=False)
-    problems: list[str] = []
-    if parsed.get("bozo"):
-        problems.append(f"malformed feed: {parsed.get('bozo_exception')}")
-    entries = parsed.get("entries") or []
-    if not entries and not parsed.get("version"):
-        problems.append("not an RSS or Atom feed")
-        return ParseResult([], problems, is_feed=False)
+    data = _valid_charrefs(data)
+    feed = _Feed(feed_id, base_url, language, tags, fetched_at)
+    full_headers = {**headers, "content-type": media}
+    # Without a base URL, relative links resolve against the channel's <link>, which is outside the items
+    # (and their keys): no cuts then. The poller always has one, the URL it fetched.
+    plan = plan_cuts(data, full_headers, base_url, known) if known is not None and base_url else Plan()
+    if plan.drop:
+        reduced = _read(feed, plan.reduced, plan.reduced_headers, plan)
+        if reduced is not None:
+            return reduced
+        plan = Plan("fallback", "the reduced document did not read as its items promised")
+    result = _read(feed, data, full_headers, plan)
+    assert result is not None, "a full read always has a result"
+    return result
 
-    feed_language = normalise_language(parsed.feed.get("language")) or _detail_language(parsed.feed, "title")
-    fallback_language = feed_language or normalise_language(language)
-    base = base_url or parsed.feed.get("link")
+
+@dataclass(frozen=True)
+class _Feed:
+    """What parse_feed was told about the feed, handed down to its helpers."""
+
+    id: str
+    base_url: str | None
+    language: str | None
+    tags: tuple[str, ...]
+    fetched_at: datetime
+
+
+def _read(feed: _Feed, data: bytes, headers: dict[str, str], plan: Plan) -> ParseResult | None:
+    """Return the articles of ``data``; with cuts in ``plan``, None when the cuts did not hold.
+
+    The cuts hold when feedparser reads the reduced document strictly, finds one entry per item left,
+    and no known item repeats the id of an item before it (the full parse would report that duplicate).
+    """
+    reduced = bool(plan.drop)
+    if reduced and len(plan.drop) == len(plan.items):
+        # Every item is known: the channel alone would tell nothing the result needs (no article to
+        # date or give a language), and a well-formed document has no problem but its encoding's.
+        parsed: Any = feedparser.FeedParserDict(entries=[], feed=feedparser.FeedParserDict(), bozo=False)
+    else:
+        parsed = _feedparse(data, headers)
+    if isinstance(parsed, Exception):
+        if reduced:
+            return None
+        problem = f"malformed feed: the parser failed on it ({type(parsed).__name__}: {parsed})"
+        return ParseResult([], [problem, "not an RSS or Atom feed"], is_feed=False, prepass=plan.outcome)
+    entries = parsed.get("entries") or []
+    if reduced and (parsed.get("bozo") or len(entries) != len(plan.items) - len(plan.drop)):
+        return None
+    if plan.items and not reduced and len(plan.items) != len(entries):
+        plan = Plan("fallback", f"{len(plan.items)} items found, feedparser read {len(entries)}")
+    problems: list[str] = []
+    if reduced and plan.encoding_problem:
+        problems.append(f"malformed feed: {plan.encoding_problem}")
+    elif parsed.get("bozo"):
+        problems.append(f"malformed feed: {parsed.get('bozo_exception')}")
+    if not entries and not reduced and not parsed.get("version"):
+        problems.append("not an RSS or Atom feed")
+        return ParseResult([], problems, is_feed=False, prepass=plan.outcome, prepass_detail=plan.detail)
+
+    feed_language = normalise_language(parsed.feed.get("language")) or detail_language(parsed.feed, "title")
+    language = feed_language or normalise_language(feed.language)
+    base = feed.base_url or parsed.feed.get("link")
     # The outlet's name as it gives it, one line (alerts show it beside each source).
-    feed_title = " ".join(_plain(parsed.feed.get("title"), parsed.feed.get("title_detail")).split())[:120]
-    result = ParseResult([], problems)
+    feed_title = " ".join(plain_text(parsed.feed.get("title"), parsed.feed.get("title_detail")).split())[:120]
+    result = ParseResult([], problems, prepass=plan.outcome, prepass_detail=plan.detail)
     seen: set[str] = set()
-    for n, entry in enumerate(entries, start=1):
+    parsed_entries = iter(entries)
+    for n in range(1, max(len(plan.items), len(entries)) + 1):
+        # Positions are the full document's: a cut item still counts, so "item n" means the same.
+        known_item = plan.drop.get(n - 1)
+        if known_item is not None:
+            if known_item.article_id in seen:
+                return None
+            seen.add(known_item.article_id)
+            result.known.append(known_item)
+            if known_item.published is not None:
+                result.dates.append(datetime.fromtimestamp(known_item.published, UTC))
+            continue
         try:
-            article, dated = _article(feed_id, entry, base, fallback_language, tags, fetched_at)
+            article, dated = article_of(
+                feed.id, next(parsed_entries), base, language, feed.tags, feed.fetched_at
+            )
         except ValueError as e:
             problems.append(f"item {n}: skipped: {e}")
             continue
@@ -172,9 +239,26 @@ def parse_feed(
         if feed_title:
             article = article.model_copy(update={"feed_title": feed_title})
         result.articles.append(article)
+        if plan.outcome != "fallback" and n <= len(plan.items) and plan.items[n - 1].cuttable:
+            result.keys[article.id] = plan.items[n - 1].key
         if dated:
-            result.dates.append(article.published or fetched_at)
+            result.dates.append(article.published or feed.fetched_at)
+        else:
+            result.undated.add(article.id)
     return result
+
+
+def _feedparse(data: bytes, headers: dict[str, str]) -> Any:
+    """Return feedparser's reading of ``data``, or the exception its loose parser raised on it."""
+    # sanitize_html and resolve_relative_uris are off because every text is reduced to plain text below
+    # (no markup survives to be sanitised, no link inside a body is kept): that saves a third of the time.
+    try:
+        return feedparser.parse(
+            data, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except (UnicodeError, ValueError, OverflowError) as e:
+        # feedparser's loose parser fails on some malformed input instead of flagging it as bozo.
+        return e
 
 
 _CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,16}|[0-9]{1,16});")
@@ -193,119 +277,3 @@ def _valid_charrefs(data: bytes) -> bytes:
         return m.group(0) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
     return _CHARREF.sub(fix, data)
-
-
-def _article(
-    feed_id: str,
-    entry: Any,
-    base: str | None,
-    language: str | None,
-    tags: tuple[str, ...],
-    fetched_at: datetime,
-) -> tuple[Article, bool]:
-    """Return the Article of one entry, and whether its date is the item's own (not the fetch time)."""
-    guid = (entry.get("id") or "").strip() or None
-    link = (entry.get("link") or "").strip()
-    if link and base:
-        link = urljoin(base, link)
-    if not link.lower().startswith(("http://", "https://")):
-        link = ""  # javascript:, data:, file: links would be clickable in every alert that cites them
-    if not link and guid and guid.startswith(("http://", "https://")):
-        link = guid
-    if not guid and not link:
-        raise ValueError("no GUID and no link, so no stable id")
-    summary = _plain(entry.get("summary"), entry.get("summary_detail"))
-    contents = entry.get("content") or []
-    text = _plain(contents[0].get("value"), contents[0]) if contents else ""
-    title = _plain(entry.get("title"), entry.get("title_detail")) or _shorten(summary or text) or link
-    title = " ".join(title.split())  # one line: a line break in a headline could forge a console line
-    item_language = next(
-        (
-            code
-            for code in (
-                normalise_language(entry.get("language")),
-                _detail_language(entry, "title"),
-                normalise_language(contents[0].get("language")) if contents else None,
-                _detail_language(entry, "summary"),
-            )
-            if code
-        ),
-        None,
-    )
-    published = _published(entry, fetched_at)
-    return (
-        Article(
-            id=article_id(guid, link),
-            feed_id=feed_id,
-            url=link,
-            guid=guid,
-            title=title,
-            summary=summary,
-            text=text or summary,
-            # Full content only if it says more than the summary: many feeds repeat the teaser in both.
-            text_source="feed" if text and len(text) > len(summary) else "summary",
-            language=item_language or language,
-            published=published or fetched_at,
-            fetched_at=fetched_at,
-            tags=tags,
-        ),
-        published is not None,
-    )
-
-
-def _published(entry: Any, fetched_at: datetime) -> datetime | None:
-    """Return the item's own date: feedparser's reading, else ours of the raw text; None if odd or absent.
-
-    A date more than a day past the fetch is treated as absent: a wrong clock must not push an item
-    to the top of every "newest first" list for months.
-    """
-    # dict.get: feedparser's own get() maps a missing 'updated' to 'published' with a DeprecationWarning.
-    for parsed_key, raw_key in (("published_parsed", "published"), ("updated_parsed", "updated")):
-        when = _date(dict.get(entry, parsed_key))
-        if when is None and dict.get(entry, raw_key):
-            when = parse_loose_date(str(dict.get(entry, raw_key)), fetched_at)
-        if when is not None:
-            return when if when <= fetched_at + _FUTURE_SLACK else None
-    return None
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _plain(value: str | None, detail: Any) -> str:
-    """Return ``value`` as plain text; HTML unless feedparser says it is plain text.
-
-    Control characters go: an ESC in a headline would reach the terminal of ``newsmon run`` as an
-    escape sequence (clear the screen, retitle the window, forge lines) through the console channel.
-    """
-    if not value:
-        return ""
-    value = _CONTROL.sub("", value)
-    if (detail or {}).get("type") == "text/plain" and "<" not in value:
-        # Line breaks carry meaning in plain text (paragraphs); only runs of spaces are noise.
-        lines = (" ".join(line.split()) for line in value.splitlines())
-        return "\n".join(line for line in lines if line)
-    return html_to_text(value)
-
-
-def _detail_language(node: Any, key: str) -> str | None:
-    """Return the xml:lang feedparser recorded on ``node[key + '_detail']``."""
-    detail = node.get(f"{key}_detail") or {}
-    return normalise_language(detail.get("language"))
-
-
-def _date(value: Any) -> datetime | None:
-    """Return feedparser's UTC struct_time as an aware datetime, or None when it is absent or odd."""
-    if value is None:
-        return None
-    try:
-        year, month, day, hour, minute, second = value[:6]
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _shorten(text: str) -> str:
-    if len(text) <= _TITLE_FALLBACK_CHARS:
-        return text
-    return text[: _TITLE_FALLBACK_CHARS - 1].rsplit(" ", 1)[0] + "…"

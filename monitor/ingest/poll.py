@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from structlog.stdlib import BoundLogger
@@ -21,9 +20,18 @@ from monitor.errors import FeedError
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import Fetcher, FetchResult, HTTPStatusError
 from monitor.ingest.fulltext import FullText
+from monitor.ingest.gate import Gate, StoppedError
 from monitor.ingest.parse import ParseResult, parse_feed
-from monitor.ingest.schedule import PollPolicy, backoff_s, is_stale, learned_period_s, poll_interval_s
-from monitor.ingest.seen import FeedState, SeenStore, body_hash, content_hash
+from monitor.ingest.rhythm import HISTORY_S, estimate_rhythm
+from monitor.ingest.schedule import (
+    PollPolicy,
+    backoff_s,
+    is_stale,
+    learned_period_s,
+    polite_delay_s,
+    poll_interval_s,
+)
+from monitor.ingest.seen import FeedState, RememberedItem, SeenStore, body_hash, content_hash
 from monitor.logs import get_logger
 from monitor.metrics import Metrics
 from monitor.models import Article
@@ -61,47 +69,6 @@ class FeedReport:
         return self.error is None and not self.stopped
 
 
-class StoppedError(Exception):
-    """The service is stopping: a poll must not touch the store or publish any more."""
-
-
-class Gate:
-    """Let store and publish work start only while the service runs, and wait for the work that started.
-
-    Fetches are not gated: they cannot be interrupted, touch nothing shared, and their result is dropped
-    once the service stops, so stopping never waits for a hung server.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._busy = 0
-        self.closed = False
-
-    def open(self) -> None:
-        """Accept work again (a service may be run again after a stop)."""
-        with self._cond:
-            self.closed = False
-
-    def __enter__(self) -> None:
-        with self._cond:
-            if self.closed:
-                raise StoppedError
-            self._busy += 1
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        with self._cond:
-            self._busy -= 1
-            self._cond.notify_all()
-
-    def close_and_drain(self, timeout_s: float) -> bool:
-        """Refuse new work and wait for the current work; return False if it outlived ``timeout_s``."""
-        with self._cond:
-            self.closed = True
-            return self._cond.wait_for(lambda: self._busy == 0, timeout_s)
-
-
 @dataclass
 class FeedPoller:
     """Poll single feeds; shared by the service's threads (its collaborators are thread-safe)."""
@@ -120,6 +87,8 @@ class FeedPoller:
     gate: Gate | None = None
     observe: Callable[[FeedConfig, FetchResult], None] | None = None
     """Shown every successful fetch (WebSub discovers hubs there); must be quick and never raise."""
+    prepass: bool = True
+    """Cut the items already published before parsing (prepass.py); False parses every item every time."""
 
     def __post_init__(self) -> None:
         self._rng = self.rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -222,7 +191,7 @@ class FeedPoller:
                 unchanged=outcome == "unchanged",
                 duration_s=time.monotonic() - started,
             )
-            return self._scheduled(feed, state, report, now)
+            return self._scheduled(feed, state, report, now, max_age_s=result.max_age_s)
 
         fetched_at = datetime.fromtimestamp(now, UTC)
         try:
@@ -234,6 +203,7 @@ class FeedPoller:
                 feed.tags,
                 content_type=result.content_type,
                 fetched_at=fetched_at,
+                known=(lambda keys: self.store.known_items(feed.id, keys)) if self.prepass else None,
             )
         except Exception as e:  # parse_feed promises not to raise; a bug there must not stop the others
             log.exception("feed.parser_crashed")
@@ -242,7 +212,6 @@ class FeedPoller:
         report = replace(
             base,
             status=result.status,
-            items=len(parsed.articles),
             problems=tuple(parsed.problems),
             newest=max(parsed.dates, default=None),
         )
@@ -250,14 +219,23 @@ class FeedPoller:
             kind = "hostile" if parsed.hostile else "parse"
             error = FeedError(feed.id, kind, "; ".join(parsed.problems) or "not a feed")
             return self._failed(feed, state, report, error, started, log)
-        m.feed_items_fetched.labels(feed=feed.id).inc(len(parsed.articles))
+        items = len(parsed.articles) + len(parsed.known)
+        report = replace(report, items=items)
+        m.feed_items_fetched.labels(feed=feed.id).inc(items)
+        if parsed.prepass != "off":
+            m.feed_prepass.labels(outcome=parsed.prepass).inc()
+            m.feed_items_known.inc(len(parsed.known))
+            if parsed.prepass == "fallback":
+                log.debug("feed.prepass_fallback", why=parsed.prepass_detail)
         if parsed.problems:
             m.feed_errors.labels(feed=feed.id, kind="parse").inc()
-            log.warning("feed.parse_problems", problems=parsed.problems, items=len(parsed.articles))
+            log.warning("feed.parse_problems", problems=parsed.problems, items=items)
         # Items still listed are still "seen": pruning must not forget them (see SeenStore.prune).
-        self.store.touch((a.id for a in parsed.articles), now)
+        self.store.touch([*(a.id for a in parsed.articles), *(k.article_id for k in parsed.known)], now)
 
         published = duplicates = 0
+        remembered: list[RememberedItem] = []
+        arrivals: list[float] = []
         # Feeds list newest first; publishing oldest first keeps the topic in the order news happened.
         for article in reversed(parsed.articles):
             if self._gate.closed:
@@ -265,20 +243,37 @@ class FeedPoller:
             # The hash of what the feed says, before enrichment: the page's text must not make the same
             # item look edited at every poll.
             digest_item = content_hash(article)
-            if not self.store.is_new(article.id, digest_item):
+            previous = self.store.content_of(article.id)
+            if previous != digest_item:
+                enriched = self._enrich(feed, article, log)
+                try:
+                    self.publish(enriched)
+                except Exception as e:
+                    self.store.remember_items(feed.id, remembered)
+                    report = replace(report, published=published, duplicates=duplicates)
+                    error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
+                    log.error("feed.publish_failed", article_id=article.id, error=str(e), retry="next poll")
+                    return self._failed(feed, state, report, error, started, log, logged=True)
+                self.store.mark_published(article.id, digest_item, feed.id)
+                published += 1
+                m.articles_published.labels(feed=feed.id).inc()
+                if previous is None:  # news, not an edit: part of the feed's rhythm
+                    own = article.published if article.id not in parsed.undated else None
+                    arrivals.append(own.timestamp() if own else now)
+            else:
                 duplicates += 1
-                continue
-            enriched = self._enrich(feed, article, log)
-            try:
-                self.publish(enriched)
-            except Exception as e:
-                report = replace(report, published=published, duplicates=duplicates)
-                error = FeedError(feed.id, "publish", f"{type(e).__name__}: {e}")
-                log.error("feed.publish_failed", article_id=article.id, error=str(e), retry="next poll")
-                return self._failed(feed, state, report, error, started, log, logged=True)
-            self.store.mark_published(article.id, digest_item, feed.id)
-            published += 1
-            m.articles_published.labels(feed=feed.id).inc()
+            key = parsed.keys.get(article.id)
+            if key is not None:
+                # From now on these bytes need no parsing: the next poll cuts them (see prepass.py).
+                when = (
+                    None if article.id in parsed.undated or article.published is None else article.published
+                )
+                remembered.append(
+                    RememberedItem(key, article.id, digest_item, when.timestamp() if when else None)
+                )
+        self.store.remember_items(feed.id, remembered)
+        self.store.record_arrivals(feed.id, arrivals, forget_before=now - HISTORY_S)
+        duplicates += len(parsed.known)
 
         newest = max(parsed.dates, default=None)
         new_marks = [
@@ -315,7 +310,7 @@ class FeedPoller:
         report = replace(
             report, published=published, duplicates=duplicates, duration_s=time.monotonic() - started
         )
-        return self._scheduled(feed, state, report, now)
+        return self._scheduled(feed, state, report, now, max_age_s=result.max_age_s)
 
     def _enrich(self, feed: FeedConfig, article: Article, log: BoundLogger) -> Article:
         """Return the article with its full text and language when they can be had; never raises."""
@@ -366,13 +361,27 @@ class FeedPoller:
         return self._scheduled(feed, state, report, now, delay)
 
     def _scheduled(
-        self, feed: FeedConfig, state: FeedState, report: FeedReport, now: float, delay: float | None = None
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        report: FeedReport,
+        now: float,
+        delay: float | None = None,
+        max_age_s: float | None = None,
     ) -> FeedReport:
-        """Return the report with when to poll next and whether the feed is stale; update their gauges."""
+        """Return the report with when to poll next and whether the feed is stale; update their gauges.
+
+        ``delay`` (a backoff) stands as given; otherwise the feed's interval, learned from its rhythm,
+        and never shorter than the server's ``max_age_s`` (up to the maximum interval).
+        """
         m = self.metrics
         silent = _silent_s(state, now)
         if delay is None:
-            delay = poll_interval_s(self.policy, feed.poll_interval_s, state.period_s, silent)
+            rhythm = None
+            if feed.poll_interval_s is None:  # a fixed interval needs no estimate: spare the query
+                rhythm = estimate_rhythm(self.store.arrivals(feed.id, now - HISTORY_S), now)
+            delay = poll_interval_s(self.policy, feed.poll_interval_s, state.period_s, silent, rhythm)
+            delay = polite_delay_s(self.policy, delay, max_age_s)
         expected = feed.expected_period_s or state.period_s
         stale = is_stale(self.policy, silent, expected)
         m.feed_next_poll.labels(feed=feed.id).set(delay)

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["PollPolicy", "backoff_s", "is_stale", "learned_period_s", "poll_interval_s"]
+from monitor.ingest.rhythm import Rhythm
+
+__all__ = ["PollPolicy", "backoff_s", "is_stale", "learned_period_s", "polite_delay_s", "poll_interval_s"]
 
 # At most this many of a feed's newest dates feed the period estimate: the recent rhythm is what counts.
 _PERIOD_SAMPLES = 20
@@ -56,21 +58,40 @@ def learned_period_s(dates: Iterable[datetime], now: datetime) -> float | None:
 
 
 def poll_interval_s(
-    policy: PollPolicy, configured_s: float | None, period_s: float | None, silent_s: float | None = None
+    policy: PollPolicy,
+    configured_s: float | None,
+    period_s: float | None,
+    silent_s: float | None = None,
+    rhythm: Rhythm | None = None,
 ) -> float:
     """Return the seconds between two polls of a healthy feed.
 
-    A feed's own ``poll_interval_s`` is the user's explicit choice and is used as written; otherwise the
-    learned period sets it, within the policy's bounds; a feed with no rhythm yet gets the default. A feed
-    silent (``silent_s``) for much longer than its period is polled less and less often, up to the
-    maximum: a desk's night, or a feed that died, does not deserve its daytime rhythm.
+    A feed's own ``poll_interval_s`` is the user's explicit choice and is used as written. Otherwise the
+    feed's ``rhythm`` (its rate of new items now, by hour of day and bursts: rhythm.py) sets it, within
+    the policy's bounds: two polls per expected item. Without enough history for that, the period
+    learned from the items' dates does, and a feed silent (``silent_s``) for much longer than that
+    period is polled less and less often, up to the maximum: a desk's night, or a feed that died, does
+    not deserve its daytime rhythm. A feed with neither gets the default.
     """
     if configured_s is not None:
         return configured_s
+    if rhythm is not None:
+        return min(policy.max_interval_s, max(policy.min_interval_s, rhythm.period_s / _POLLS_PER_PERIOD))
     if period_s is None:
         return policy.default_interval_s
     effective = max(period_s, (silent_s or 0.0) / _POLLS_PER_PERIOD)
     return min(policy.max_interval_s, max(policy.min_interval_s, effective / _POLLS_PER_PERIOD))
+
+
+def polite_delay_s(policy: PollPolicy, delay_s: float, max_age_s: float | None) -> float:
+    """Return ``delay_s``, or the server's ``Cache-Control: max-age`` if longer (up to the maximum interval).
+
+    A server that says its feed stays fresh for ten minutes is not asked again sooner; one that says a
+    day is still asked once per ``max_interval_s``, since a news feed's max-age is often a CDN default.
+    """
+    if max_age_s is None:
+        return delay_s
+    return max(delay_s, min(max_age_s, policy.max_interval_s))
 
 
 def backoff_s(

@@ -8,20 +8,22 @@ refetches everything nor forgets a server's ``Retry-After``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from types import TracebackType
 
 from monitor.errors import ConfigError
+from monitor.ingest.prepass import KnownItem
 from monitor.models import Article
 
-__all__ = ["FeedState", "SeenStore", "body_hash", "content_hash"]
+__all__ = ["FeedState", "RememberedItem", "SeenStore", "body_hash", "content_hash"]
 
 _SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -47,7 +49,23 @@ CREATE TABLE IF NOT EXISTS feed_state (
     failures      INTEGER NOT NULL DEFAULT 0,
     not_before    REAL
 );
+CREATE TABLE IF NOT EXISTS item_keys (
+    feed_id      TEXT NOT NULL,
+    article_id   TEXT NOT NULL,
+    item_key     TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published    REAL,
+    PRIMARY KEY (feed_id, article_id)
+);
+CREATE INDEX IF NOT EXISTS item_keys_by_key ON item_keys (feed_id, item_key);
+CREATE TABLE IF NOT EXISTS arrivals (
+    feed_id TEXT NOT NULL,
+    at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS arrivals_by_feed ON arrivals (feed_id, at);
 """
+# item_keys and arrivals came after version 2 without a version of their own: tables an older newsmon
+# ignores (the join with seen makes a stale item key harmless), so a rollback works on the same file.
 # Version 1 (the walking skeleton) had neither last_seen nor the feed health columns.
 _MIGRATE_FROM_1 = """
 ALTER TABLE seen ADD COLUMN last_seen REAL NOT NULL DEFAULT 0;
@@ -98,7 +116,27 @@ _PRUNE_SEEN = (
     "DELETE FROM seen WHERE last_seen < ? AND (feed_id NOT IN (SELECT value FROM json_each(?))"
     " OR last_seen < COALESCE((SELECT parsed_at FROM feed_state f WHERE f.feed_id = seen.feed_id), 0))"
 )
+_PRUNE_ITEM_KEYS = (
+    "DELETE FROM item_keys WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.article_id = item_keys.article_id)"
+)
+_PRUNE_ARRIVALS = "DELETE FROM arrivals WHERE feed_id NOT IN (SELECT value FROM json_each(?))"
+_KNOWN_ITEMS = (
+    "SELECT k.item_key, k.article_id, k.published FROM item_keys k JOIN seen s"
+    " ON s.article_id = k.article_id AND s.content_hash = k.content_hash"
+    " WHERE k.feed_id = ? AND k.item_key IN (SELECT value FROM json_each(?))"
+)
 _PRUNE_STATE = "DELETE FROM feed_state WHERE updated < ? AND feed_id NOT IN (SELECT value FROM json_each(?))"
+
+
+@dataclass(frozen=True)
+class RememberedItem:
+    """An item whose article is published as it stands: its pre-pass key and what it gave."""
+
+    key: str
+    article_id: str
+    content_hash: str
+    published: float | None
+    """The item's own date (Unix seconds); None when the fetch time stood in for it."""
 
 
 def body_hash(data: bytes) -> str:
@@ -151,6 +189,18 @@ class SeenStore:
             self._db.close()
             raise
 
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run the statements inside as one transaction (one WAL commit, not one each)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:
@@ -187,10 +237,58 @@ class SeenStore:
     def touch(self, article_ids: Iterable[str], when: float | None = None) -> None:
         """Record that these articles are still listed in their feed, so pruning keeps them."""
         when = time.time() if when is None else when
-        with self._lock:
-            self._db.executemany(
+        with self._batch() as db:
+            db.executemany(
                 "UPDATE seen SET last_seen = ? WHERE article_id = ?", ((when, i) for i in article_ids)
             )
+
+    def known_items(self, feed_id: str, keys: Sequence[str]) -> dict[str, KnownItem]:
+        """Return the items of ``keys`` whose article is published with the content they gave, by key.
+
+        The join with ``seen`` is what makes a cut safe: an article edited since (through another feed),
+        or forgotten by pruning, no longer counts as known, and its item is parsed again.
+        """
+        with self._lock:
+            rows = self._db.execute(_KNOWN_ITEMS, (feed_id, json.dumps(list(keys)))).fetchall()
+        return {key: KnownItem(article, published) for key, article, published in rows}
+
+    def remember_items(self, feed_id: str, items: Iterable[RememberedItem]) -> None:
+        """Record the pre-pass keys of items whose article is published (call after mark_published)."""
+        rows = [(feed_id, i.article_id, i.key, i.content_hash, i.published) for i in items]
+        if not rows:
+            return
+        with self._batch() as db:
+            db.executemany(
+                "INSERT INTO item_keys (feed_id, article_id, item_key, content_hash, published)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(feed_id, article_id) DO UPDATE SET"
+                " item_key = excluded.item_key, content_hash = excluded.content_hash,"
+                " published = excluded.published",
+                rows,
+            )
+
+    def content_of(self, article_id: str) -> str | None:
+        """Return the content hash the article was last published with; None if it never was."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT content_hash FROM seen WHERE article_id = ?", (article_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def record_arrivals(self, feed_id: str, times: Collection[float], forget_before: float) -> None:
+        """Record when new items of the feed appeared (Unix seconds), forgetting its arrivals before then."""
+        if not times:
+            return
+        with self._batch() as db:
+            db.execute("DELETE FROM arrivals WHERE feed_id = ? AND at < ?", (feed_id, forget_before))
+            db.executemany("INSERT INTO arrivals (feed_id, at) VALUES (?, ?)", ((feed_id, t) for t in times))
+
+    def arrivals(self, feed_id: str, since: float) -> list[float]:
+        """Return when the feed's new items appeared since ``since``, oldest first: its rhythm's history."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at FROM arrivals WHERE feed_id = ? AND at >= ? ORDER BY at", (feed_id, since)
+            ).fetchall()
+        return [float(r[0]) for r in rows]
 
     def get_state(self, feed_id: str) -> FeedState:
         """Return what is remembered of the feed; a fresh FeedState for a feed never polled."""
@@ -214,5 +312,7 @@ class SeenStore:
         active = json.dumps(sorted(active_feeds))
         with self._lock:
             deleted = self._db.execute(_PRUNE_SEEN, (older_than, active)).rowcount
+            self._db.execute(_PRUNE_ITEM_KEYS)
             self._db.execute(_PRUNE_STATE, (older_than, active))
+            self._db.execute(_PRUNE_ARRIVALS, (active,))
         return int(deleted)

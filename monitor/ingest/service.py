@@ -1,8 +1,10 @@
 """The ingest service: poll every feed on its own rhythm, politely, and never let one feed stall the rest.
 
-Feeds are polled concurrently by a pool of threads, at most ``max_per_host`` at once per host, each when
-its adaptive interval or backoff says (see schedule.py). The feeds file is re-read when edited, and the
-seen-store is pruned of items no feed lists any more. What one poll does is poll.py's business.
+Feeds are polled concurrently by a pool of threads, at most ``max_per_host`` at once per host and
+``host_requests_per_minute`` a minute (a host that answers 429 or 503 with Retry-After is paused whole),
+each when its learned interval or backoff says (see schedule.py and rhythm.py). The feeds file is
+re-read when edited, and the seen-store is pruned of items no feed lists any more. What one poll does
+is poll.py's business.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 
 from monitor.errors import ConfigError
 from monitor.ingest.feeds import FeedConfig
-from monitor.ingest.fetch import Fetcher, FetchResult
+from monitor.ingest.fetch import Fetcher, FetchResult, HTTPStatusError
 from monitor.ingest.fulltext import FullText
-from monitor.ingest.hosts import host_of, map_per_host
-from monitor.ingest.poll import FeedPoller, FeedReport, Gate
+from monitor.ingest.gate import Gate
+from monitor.ingest.hosts import FILE_HOST, HostBudget, host_of, map_per_host
+from monitor.ingest.poll import FeedPoller, FeedReport
 from monitor.ingest.push import PushSource
 from monitor.ingest.reload import FeedsWatcher
 from monitor.ingest.schedule import PollPolicy
@@ -46,7 +49,11 @@ class IngestOptions:
     policy: PollPolicy = field(default_factory=PollPolicy)
     workers: int = 16
     max_per_host: int = 2
+    host_requests_per_minute: float = 60.0
+    """Feed requests a minute to one host, at most (a burst of a minute's worth, then this pace)."""
     detect_language: bool = True
+    prepass: bool = True
+    """Cut the items already published before parsing (see prepass.py)."""
     full_text: FullText | None = None
     """The extractor; None never fetches article pages, whatever the feeds say."""
     full_text_default: bool = False
@@ -84,7 +91,9 @@ class IngestOptions:
             policy=policy,
             workers=cfg.workers,
             max_per_host=cfg.max_per_host,
+            host_requests_per_minute=cfg.host_requests_per_minute,
             detect_language=cfg.detect_language,
+            prepass=cfg.prepass,
             full_text=full_text,
             full_text_default=cfg.full_text,
             retention_s=cfg.seen_retention_days * _DAY_S,
@@ -140,6 +149,7 @@ class IngestService:
             rng=rng,
             gate=self._gate,
             observe=push.observe if push is not None else None,
+            prepass=self.options.prepass,
         )
 
     def poll_feed(self, feed: FeedConfig) -> FeedReport:
@@ -186,6 +196,7 @@ class IngestService:
         if self._push is not None:
             self._push.start(self, self.feeds)
         pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="ingest")
+        budget = HostBudget(self.options.host_requests_per_minute)
         next_reload = start + self.options.reload_check_s
         next_prune = start
         hosts: dict[str, str] = {}
@@ -207,6 +218,7 @@ class IngestService:
                         report = _report(feed_id, future)
                         if feed_id in due and report is not None and report.next_poll_s is not None:
                             due[feed_id] = now + self._next_poll_s(feed_id, report.next_poll_s)
+                        _pause_if_asked(budget, host, report, now)
                 with self._soon_lock:
                     soon, self._soon = self._soon, set()
                 for feed_id in soon:
@@ -232,6 +244,9 @@ class IngestService:
                     host = hosts[feed.id]
                     if busy[host] >= self.options.max_per_host:
                         continue  # a poll ending frees the slot and sets wake
+                    if host != FILE_HOST and not budget.take(host, now):
+                        waits.append(budget.ready_at(host, now))
+                        continue
                     future = pool.submit(self.poll_feed, feed)
                     running[feed.id] = (future, host)
                     busy[host] += 1
@@ -315,6 +330,14 @@ class IngestService:
         for gauge in gauges:
             with contextlib.suppress(KeyError):
                 gauge.remove(feed_id)
+
+
+def _pause_if_asked(budget: HostBudget, host: str, report: FeedReport | None, now: float) -> None:
+    """Pause the whole host when it answered 429 or 503 with a Retry-After: it says it is overloaded."""
+    error = report.error if report is not None else None
+    if isinstance(error, HTTPStatusError) and error.status in (429, 503) and error.retry_after_s:
+        budget.block(host, now + error.retry_after_s)
+        _log.info("host.paused", host=host, status=error.status, retry_after_s=round(error.retry_after_s))
 
 
 def _report(feed_id: str, future: Future[FeedReport]) -> FeedReport | None:

@@ -146,13 +146,14 @@ def test_private_addresses_are_refused_before_any_request(server: FeedServer, ot
 
 
 def test_backoff_grows_between_failed_polls_and_retry_after_is_honoured(
-    server: FeedServer, store: SeenStore, metrics: Metrics
+    server: FeedServer, other_host: FeedServer, store: SeenStore, metrics: Metrics
 ) -> None:
     server.routes["/down"] = status(500)
-    server.routes["/limited"] = status(429, retry_after="1")
+    # On another host: a 429 pauses its whole host (test_ingest_rhythm.py), which would hold up /down.
+    other_host.routes["/limited"] = status(429, retry_after="1")
     feeds = [
         FeedConfig(id="down", url=server.url("/down"), poll_interval_s=0.05),
-        FeedConfig(id="limited", url=server.url("/limited"), poll_interval_s=0.05),
+        FeedConfig(id="limited", url=other_host.url("/limited"), poll_interval_s=0.05),
     ]
     policy = PollPolicy(backoff_max_s=1.0, jitter=0.0)
     with _fetcher(block_private=False) as fetcher:
@@ -171,7 +172,7 @@ def test_backoff_grows_between_failed_polls_and_retry_after_is_honoured(
     assert len(gaps) >= 5
     for gap, expected in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.8], strict=False):
         assert expected <= gap < expected + 0.25, gaps  # never sooner; later only by scheduling slack
-    limited = [b - a for a, b in itertools.pairwise(r.at for r in server.requests_to("/limited"))]
+    limited = [b - a for a, b in itertools.pairwise(r.at for r in other_host.requests_to("/limited"))]
     assert limited, "the rate-limited feed was retried"
     assert all(1.0 <= gap < 1.25 for gap in limited), limited  # Retry-After: 1, not the 0.1 s backoff
     responses_429 = metrics.registry.get_sample_value("newsmon_feed_http_responses_total", {"code": "429"})

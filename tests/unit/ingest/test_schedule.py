@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.ingest.schedule import PollPolicy, backoff_s, is_stale, learned_period_s, poll_interval_s
+from monitor.ingest.schedule import (
+    PollPolicy,
+    backoff_s,
+    is_stale,
+    learned_period_s,
+    polite_delay_s,
+    poll_interval_s,
+)
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 POLICY = PollPolicy(default_interval_s=300, min_interval_s=60, max_interval_s=3600, backoff_max_s=6 * 3600)
@@ -81,3 +88,11 @@ def test_staleness_needs_a_period_and_a_floor() -> None:
 def test_contradictory_bounds_are_refused(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PollPolicy(**kwargs)
+
+
+def test_a_servers_max_age_is_a_floor_up_to_the_maximum_interval() -> None:
+    policy = PollPolicy(min_interval_s=60, max_interval_s=3600)
+    assert polite_delay_s(policy, 120.0, None) == 120.0
+    assert polite_delay_s(policy, 120.0, 600.0) == 600.0
+    assert polite_delay_s(policy, 900.0, 600.0) == 900.0, "a max-age never shortens the interval"
+    assert polite_delay_s(policy, 120.0, 86400.0) == 3600.0, "a CDN's day-long default is capped"

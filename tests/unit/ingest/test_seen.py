@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.ingest.seen import FeedState, SeenStore, body_hash, content_hash
+from monitor.ingest.prepass import KnownItem
+from monitor.ingest.seen import FeedState, RememberedItem, SeenStore, body_hash, content_hash
 from monitor.models import Article
 
 
@@ -153,3 +155,31 @@ def test_content_hash_follows_title_and_body_not_whitespace() -> None:
 def test_body_hash_is_of_the_exact_bytes() -> None:
     assert body_hash(b"<rss/>") == body_hash(b"<rss/>")
     assert body_hash(b"<rss/>") != body_hash(b"<rss />")
+
+
+def test_known_items_are_those_published_with_the_content_they_gave(tmp_path: Path) -> None:
+    with SeenStore(tmp_path / "s.db") as store:
+        store.mark_published("a1", "h1", "f")
+        store.mark_published("a2", "h2", "f")
+        store.remember_items(
+            "f", [RememberedItem("k1", "a1", "h1", 1000.0), RememberedItem("k2", "a2", "h2", None)]
+        )
+        assert store.known_items("f", ["k1", "k2", "k3"]) == {
+            "k1": KnownItem("a1", 1000.0),
+            "k2": KnownItem("a2", None),
+        }
+        assert store.known_items("other-feed", ["k1"]) == {}, "keys are per feed"
+        store.mark_published("a2", "h2-edited", "f2")  # the story was edited, seen through another feed
+        assert set(store.known_items("f", ["k1", "k2"])) == {"k1"}, "an item of an edited story is parsed"
+        store.remember_items("f", [RememberedItem("k1-new", "a1", "h1", 1000.0)])
+        assert set(store.known_items("f", ["k1", "k1-new"])) == {"k1-new"}, "one key per article and feed"
+
+
+def test_pruning_an_article_forgets_its_item_keys(tmp_path: Path) -> None:
+    with SeenStore(tmp_path / "s.db") as store:
+        store.mark_published("a1", "h1", "gone")
+        store.remember_items("gone", [RememberedItem("k1", "a1", "h1", None)])
+        assert store.prune(time.time() + 1, active_feeds=[]) == 1
+        assert store.known_items("gone", ["k1"]) == {}
+        (rows,) = store._db.execute("SELECT COUNT(*) FROM item_keys").fetchone()
+        assert rows == 0
