@@ -21,6 +21,7 @@ from monitor.metrics import Metrics
 pytest_plugins = [
     "tests.fixtures.articles",
     "tests.fixtures.brokers",
+    "tests.fixtures.feeds",
     "tests.fixtures.matches",
     "tests.fixtures.smtp",
     "tests.fixtures.telegram",

@@ -26,15 +26,8 @@ from tests.fixtures.feeds import (
     hang,
     redirect,
     rss,
-    serve_feeds,
     status,
 )
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with serve_feeds() as feeds:
-        yield feeds
 
 
 @dataclass

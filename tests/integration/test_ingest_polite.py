@@ -29,22 +29,10 @@ from tests.fixtures.feeds import FeedServer, Responder, feed, redirect, rss, ser
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with serve_feeds() as s:
-        yield s
-
-
-@pytest.fixture
 def other_host() -> Iterator[FeedServer]:
     """A second server on another loopback address: another "host" for the per-host limit and the guard."""
     with serve_feeds("127.0.0.2") as server:
         yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SeenStore]:
-    with SeenStore(tmp_path / "ingest.sqlite3") as s:
-        yield s
 
 
 def _fetcher(transport: GuardedTransport | None = None, block_private: bool = True) -> Fetcher:

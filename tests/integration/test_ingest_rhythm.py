@@ -6,10 +6,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,21 +17,9 @@ from monitor.ingest.schedule import PollPolicy
 from monitor.ingest.seen import SeenStore
 from monitor.ingest.service import IngestOptions, IngestService
 from monitor.metrics import Metrics
-from tests.integration.test_ingest_http import FeedServer, Responder, feed, serve_feeds, status
+from tests.fixtures.feeds import FeedServer, Responder, feed, serve_feeds, status
 
 POLICY = PollPolicy(default_interval_s=300, min_interval_s=60, max_interval_s=3600, jitter=0.0)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with serve_feeds() as s:
-        yield s
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SeenStore]:
-    with SeenStore(tmp_path / "ingest.sqlite3") as s:
-        yield s
 
 
 def _fetcher() -> Fetcher:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.ingest.parse import ParseResult, parse_feed
+from tests.fixtures.feed_samples import FEED_PIECES, GOOD_FEED
 
 FUZZ = settings(
     max_examples=200,
@@ -28,76 +29,8 @@ _SLOW_S = 5.0  # one feed parses in ~0.1 s; many seconds would be a hang in disg
 # What a terminal would take as the start of an escape sequence or a control (ESC, BEL, C1, ...).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-_GOOD = b"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>wire</title><link>https://wire.example.net/</link>
-<item><title>One</title><link>https://wire.example.net/1</link><guid>g1</guid>
-<pubDate>Mon, 02 Mar 2026 06:00:00 GMT</pubDate>
-<description>&lt;p&gt;Body &amp; more&lt;/p&gt;</description></item>
-<item><title>Two</title><link>/2</link>
-<description><![CDATA[<b>bold</b> <script>x()</script>]]></description></item>
-</channel></rss>"""
 
-_PIECES = [
-    '<?xml version="1.0"?>',
-    '<?xml version="1.0" encoding="iso-8859-1"?>',
-    '<?xml version="1.0" encoding="nonsense"?>',
-    '<rss version="2.0">',
-    "<rss>",
-    "</rss>",
-    '<feed xmlns="http://www.w3.org/2005/Atom">',
-    "</feed>",
-    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">',
-    "<channel>",
-    "</channel>",
-    "<item>",
-    "</item>",
-    "<entry>",
-    "</entry>",
-    "<title>",
-    "</title>",
-    "<link>",
-    "</link>",
-    '<link href="https://h.example/a"/>',
-    '<link href="javascript:alert(1)"/>',
-    "<guid>",
-    "</guid>",
-    "<pubDate>",
-    "</pubDate>",
-    "<updated>2026-13-45T99:99:99Z</updated>",
-    "<pubDate>Thu, 31 Feb 2026 25:61:00 +9999</pubDate>",
-    "<description>",
-    "</description>",
-    "<content:encoded>",
-    "</content:encoded>",
-    "<![CDATA[",
-    "]]>",
-    "&amp;",
-    "&lt;",
-    "&#0;",
-    "&#xD800;",
-    "&#1114112;",
-    "&nbsp;",
-    "&undefined;",
-    "<!-- comment -->",
-    '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "rss-0.91.dtd">',
-    "{{ 7*7 }}",
-    "<script>alert(1)</script>",
-    '<img src=x onerror="alert(1)">',
-    "https://h.example/1",
-    "\x00",
-    "\ufeff",
-    "\u202e",
-    "\x1b[2J",
-    "&#27;]0;title&#7;",
-    "&#x9b;",
-    "é",
-    "日本語",
-    "\n",
-    " ",
-    "x" * 300,
-]
-
-_built = st.lists(st.sampled_from(_PIECES) | st.text(max_size=20), max_size=60).map(
+_built = st.lists(st.sampled_from(FEED_PIECES) | st.text(max_size=20), max_size=60).map(
     lambda parts: "".join(parts)
 )
 _encodings = st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252"])
@@ -160,12 +93,12 @@ def test_feeds_built_from_real_pieces_are_parsed_or_refused(
 @FUZZ
 @given(st.data())
 def test_mutations_of_a_good_feed_are_parsed_or_refused(data: st.DataObject) -> None:
-    raw = bytearray(_GOOD)
+    raw = bytearray(GOOD_FEED)
     for _ in range(data.draw(st.integers(1, 8))):
         at = data.draw(st.integers(0, len(raw)))
         action = data.draw(st.sampled_from(["insert", "delete", "flip"]))
         if action == "insert":
-            raw[at:at] = data.draw(st.sampled_from(_PIECES)).encode()
+            raw[at:at] = data.draw(st.sampled_from(FEED_PIECES)).encode()
         elif action == "delete":
             del raw[at : at + data.draw(st.integers(1, 40))]
         elif at < len(raw):
@@ -174,7 +107,7 @@ def test_mutations_of_a_good_feed_are_parsed_or_refused(data: st.DataObject) -> 
 
 
 def test_the_good_feed_itself_parses() -> None:
-    result = _check(_GOOD)
+    result = _check(GOOD_FEED)
     assert result.is_feed
     assert [a.title for a in result.articles] == ["One", "Two"]
     assert result.articles[1].url == "https://wire.example.net/2"
@@ -183,7 +116,7 @@ def test_the_good_feed_itself_parses() -> None:
 
 def test_a_charref_to_a_surrogate_costs_one_character_not_the_feed() -> None:
     # Found by the fuzzer: feedparser built "\ud800" from it, failed to encode it and lost every item.
-    broken = _GOOD.replace(b"<title>One</title>", b"<title>One &#xD800; &#0; &#x110000;</title>").replace(
+    broken = GOOD_FEED.replace(b"<title>One</title>", b"<title>One &#xD800; &#0; &#x110000;</title>").replace(
         b"</channel>", b"<unclosed></channel>"
     )
     result = _check(broken)
@@ -192,7 +125,7 @@ def test_a_charref_to_a_surrogate_costs_one_character_not_the_feed() -> None:
 
 def test_links_other_than_http_are_dropped() -> None:
     # Found by the fuzzer: a javascript: link became the article's URL, clickable in every alert.
-    hostile = _GOOD.replace(b"<link>/2</link>", b"<link>javascript:alert(1)</link><guid>g2</guid>")
+    hostile = GOOD_FEED.replace(b"<link>/2</link>", b"<link>javascript:alert(1)</link><guid>g2</guid>")
     result = _check(hostile)
     assert [a.title for a in result.articles] == ["One", "Two"]
     assert not any("javascript" in a.url for a in result.articles)
@@ -200,7 +133,7 @@ def test_links_other_than_http_are_dropped() -> None:
 
 def test_control_characters_and_line_breaks_never_reach_a_headline() -> None:
     # Found by the hostile-input review: ESC sequences reached the console channel's terminal.
-    hostile = _GOOD.replace(
+    hostile = GOOD_FEED.replace(
         b"<title>One</title>", b"<title>One &#27;[2J\r\nALERT CRITICAL forged&#7;</title>"
     )
     result = _check(hostile)

@@ -8,59 +8,9 @@ import pytest
 
 from monitor.ingest.parse import declared_charset, html_to_text, is_hostile_xml, parse_feed
 from monitor.models import article_id
+from tests.fixtures.feed_samples import ATOM, RSS
 
 FETCHED = datetime(2025, 9, 10, 8, 0, tzinfo=UTC)
-
-RSS = b"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
-<channel>
-  <title>Exemple</title><link>https://news.example/</link><language>fr-FR</language>
-  <item>
-    <title>Sommet &lt;b&gt;Paris&lt;/b&gt; &amp;amp; Berlin</title>
-    <link>/monde/1?utm_source=rss</link>
-    <guid isPermaLink="false">urn:news:1</guid>
-    <description>&lt;p&gt;Les dirigeants se sont
-      &lt;a href="/x"&gt;rencontr\xc3\xa9s&lt;/a&gt;.&lt;/p&gt;
-      &lt;script&gt;evil()&lt;/script&gt;</description>
-    <content:encoded><![CDATA[<h2>Titre</h2><p>Texte   complet&nbsp;ici.</p>
-      <p>Second paragraphe.</p>]]></content:encoded>
-    <pubDate>Tue, 10 Jun 2025 14:30:00 +0200</pubDate>
-  </item>
-  <item>
-    <title>Sans date</title>
-    <link>monde/2</link>
-    <description>Court.</description>
-  </item>
-  <item>
-    <title>Date bizarre</title>
-    <link>https://news.example/monde/3</link>
-    <pubDate>mer., 3 sept. 2025</pubDate>
-  </item>
-</channel>
-</rss>
-"""
-
-ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-GB">
-  <title>Example</title><id>urn:feed</id><updated>2025-01-02T00:00:00Z</updated>
-  <link href="https://atom.example/"/>
-  <entry>
-    <title type="html">&lt;i&gt;Leaders&lt;/i&gt; meet</title>
-    <link href="/e/1"/>
-    <id>urn:entry:1</id>
-    <updated>2025-01-02T10:00:00+02:00</updated>
-    <summary>Short summary.</summary>
-    <content type="html">&lt;p&gt;The full &lt;b&gt;text&lt;/b&gt;.&lt;/p&gt;</content>
-  </entry>
-  <entry xml:lang="fr">
-    <title>Les dirigeants</title>
-    <link href="https://atom.example/e/2"/>
-    <id>urn:entry:2</id>
-    <published>2025-01-03T08:00:00Z</published>
-    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Bonjour</p></div></content>
-  </entry>
-</feed>
-"""
 
 
 def test_rss_items_become_plain_text_articles_with_absolute_links() -> None:

@@ -28,8 +28,7 @@ from monitor.ingest.prepass import (
     split_items,
 )
 from tests.conftest import REPO
-from tests.unit.ingest.test_parse import ATOM, RSS
-from tests.unit.test_fuzz_parse import _GOOD, _PIECES
+from tests.fixtures.feed_samples import ATOM, FEED_PIECES, GOOD_FEED, RSS
 
 FETCHED = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 BASE = "https://wire.example.net/feed.xml"
@@ -81,7 +80,7 @@ def test_the_repos_test_feeds_parse_the_same_with_known_items_cut(path: Path) ->
     _check_equivalent(path.read_bytes())
 
 
-@pytest.mark.parametrize("data", [RSS, ATOM, _GOOD], ids=["rss", "atom", "fuzz-good"])
+@pytest.mark.parametrize("data", [RSS, ATOM, GOOD_FEED], ids=["rss", "atom", "fuzz-good"])
 def test_the_parser_tests_feeds_parse_the_same_with_known_items_cut(data: bytes) -> None:
     _check_equivalent(data)
 
@@ -209,14 +208,14 @@ _GOOD_ITEMS = [
     "<item><title>Four</title><link>https://wire.example.net/1</link></item>",
     "<item xml:lang='fr'><title>Cinq</title><guid>g5</guid></item>",
 ]
-_items = st.lists(st.sampled_from(_PIECES) | st.text(max_size=15), max_size=12).map(
+_items = st.lists(st.sampled_from(FEED_PIECES) | st.text(max_size=15), max_size=12).map(
     lambda parts: "<item>" + "".join(parts) + "</item>"
 )
 
 
 def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
     """Return ``data`` with one span replaced by one of the pieces feeds are made of."""
-    return st.tuples(st.integers(0, len(data)), st.integers(0, 40), st.sampled_from(_PIECES)).map(
+    return st.tuples(st.integers(0, len(data)), st.integers(0, 40), st.sampled_from(FEED_PIECES)).map(
         lambda t: data[: t[0]] + t[2].encode() + data[t[0] + t[1] :]
     )
 
@@ -228,7 +227,9 @@ def test_any_feed_parses_the_same_with_any_known_items_cut(items: list[str], pic
 
 
 @_FUZZ
-@given(data=st.binary(max_size=300) | st.sampled_from([RSS, ATOM, _GOOD]).flatmap(_mutations), pick=st.data())
+@given(
+    data=st.binary(max_size=300) | st.sampled_from([RSS, ATOM, GOOD_FEED]).flatmap(_mutations), pick=st.data()
+)
 def test_mutated_feeds_parse_the_same_with_any_known_items_cut(data: bytes, pick: st.DataObject) -> None:
     _check_equivalent(data, pick)
 
