@@ -27,6 +27,8 @@ class Ownership:
         self._partitions = partitions
         self._owned: set[int] = set()
         self._lock = threading.Lock()
+        # Asked for every due message at every tick: murmur2 in Python once per watchlist, not per ask.
+        self._partition_of: dict[str, int] = {}
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Own ``partitions`` from now on."""
@@ -38,16 +40,15 @@ class Ownership:
         with self._lock:
             self._owned.difference_update(partitions)
 
-    def owned(self) -> frozenset[int]:
-        """Return the partitions owned now."""
-        with self._lock:
-            return frozenset(self._owned)
-
     def partition(self, rule: str) -> int:
         """Return the partition watchlist ``rule``'s matches and state go to."""
-        return partition_of(rule, self._partitions)
+        found = self._partition_of.get(rule)
+        if found is None:
+            found = self._partition_of[rule] = partition_of(rule, self._partitions)
+        return found
 
     def owns(self, rule: str) -> bool:
         """Return whether this alerter delivers watchlist ``rule``'s messages now."""
+        partition = self.partition(rule)
         with self._lock:
-            return partition_of(rule, self._partitions) in self._owned
+            return partition in self._owned

@@ -147,8 +147,10 @@ class Alerter:
     def retry_pending(self) -> int:
         """Send every pending message now, whatever its due time; return how many were delivered.
 
-        Call it at start-up: it finishes what a crash, a stop or a dead receiver left undone, including
-        the sends a killed process had leased (they would otherwise wait for the lease to expire).
+        For a single alerter that owns every watchlist (no consumer group): it finishes what a crash, a
+        stop or a dead receiver left undone, including the sends a killed process had leased (they
+        would otherwise wait for the lease to expire). The alert stage instead releases the leases at
+        start and sends once the group assigns it partitions (``release_orphaned_leases``, ``assign``).
         """
         self.release_orphaned_leases()
         return self.flush(None)
