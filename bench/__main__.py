@@ -70,7 +70,7 @@ def _ingest_cpu(quick: bool, runs: int, out: Path) -> list[Figure]:
 
 
 def _publication(quick: bool, runs: int, out: Path) -> list[Figure]:
-    """Run the simulated publisher (publication to alert, polled feeds): one run, every item a sample."""
+    """Run the simulated publisher (publication to alert, polled and pushed feeds): every item a sample."""
     from bench.publication import figures
 
     return figures(quick)

@@ -72,6 +72,7 @@ class _Feed:
     offsets: list[float] = field(default_factory=list)  # live feeds: release time of each item after start
     window: int = 20
     burst: bool = False
+    hub: str | None = None  # a WebSub hub the feed names in its Link header
     cache: dict[int, tuple[bytes, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -99,11 +100,22 @@ class GeneratedFeeds:
         ]
 
     def add_live(
-        self, name: str, language: str, items: list[FeedItem], offsets: list[float], window: int
+        self,
+        name: str,
+        language: str,
+        items: list[FeedItem],
+        offsets: list[float],
+        window: int,
+        *,
+        hub: str | None = None,
     ) -> str:
-        """Add a live feed showing ``items[k]`` from ``offsets[k]`` s after ``start_live``; return its URL."""
+        """Add a live feed showing ``items[k]`` from ``offsets[k]`` s after ``start_live``; return its URL.
+
+        ``hub``: the WebSub hub the feed names (``Link: <hub>; rel="hub", <url>; rel="self"``), as a
+        publisher behind a hub does; telling the hub about each new item is the caller's job.
+        """
         host = self._host(len(self._feeds))
-        self._feeds[name] = _Feed(name, language, host, items, offsets=offsets, window=window)
+        self._feeds[name] = _Feed(name, language, host, items, offsets=offsets, window=window, hub=hub)
         return self.url(name)
 
     def add_burst(self, name: str, language: str, items: list[FeedItem]) -> str:
@@ -167,17 +179,23 @@ class GeneratedFeeds:
                     return
                 body, etag, count = feeds.body(name)
                 feeds.requests += 1
+                hub = feeds._feeds[name].hub
+                links = f'<{hub}>; rel="hub", <{feeds.url(name)}>; rel="self"' if hub else None
                 if feeds._feeds[name].burst and count and feeds.burst_first_served is None:
                     feeds.burst_first_served = time.time()
                 if self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.send_header("ETag", etag)
+                    if links:
+                        self.send_header("Link", links)
                     self.end_headers()
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("ETag", etag)
+                if links:
+                    self.send_header("Link", links)
                 self.end_headers()
                 self.wfile.write(body)
 
