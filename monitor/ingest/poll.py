@@ -271,8 +271,6 @@ class FeedPoller:
                 remembered.append(
                     RememberedItem(key, article.id, digest_item, when.timestamp() if when else None)
                 )
-        self.store.remember_items(feed.id, remembered)
-        self.store.record_arrivals(feed.id, arrivals, forget_before=now - HISTORY_S)
         duplicates += len(parsed.known)
 
         newest = max(parsed.dates, default=None)
@@ -294,7 +292,10 @@ class FeedPoller:
             failures=0,
             not_before=None,
         )
-        self.store.put_state(feed.id, state)
+        with self.store.batch():  # the poll's closing writes: one commit
+            self.store.remember_items(feed.id, remembered)
+            self.store.record_arrivals(feed.id, arrivals, forget_before=now - HISTORY_S)
+            self.store.put_state(feed.id, state)
         if duplicates:
             m.articles_duplicate.labels(feed=feed.id).inc(duplicates)
         m.feed_fetches.labels(feed=feed.id, outcome="ok").inc()

@@ -126,6 +126,11 @@ _KNOWN_ITEMS = (
     " WHERE k.feed_id = ? AND k.item_key IN (SELECT value FROM json_each(?))"
 )
 _PRUNE_STATE = "DELETE FROM feed_state WHERE updated < ? AND feed_id NOT IN (SELECT value FROM json_each(?))"
+# A still-listed item's last_seen only has to stay well inside the retention (90 days by default): one
+# write an hour per item is plenty, where one per poll was a transaction of twenty updates every poll.
+_TOUCH_EVERY_S = 3600.0
+# Past this many remembered touches the memo starts afresh (a cost of one extra write per item).
+_TOUCH_MEMO_MAX = 500_000
 
 
 @dataclass(frozen=True)
@@ -159,12 +164,16 @@ class SeenStore:
     """SQLite store of published article ids and per-feed HTTP state; safe to use from several threads.
 
     One connection behind a lock: writes are tiny and SQLite serialises writers anyway, so a pool
-    would add complexity and no throughput.
+    would add complexity and no throughput. The feeds' states are also kept in memory (this process is
+    their only writer), since the scheduler and every poll read them.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # nested batch() levels of the thread holding the lock
+        self._states: dict[str, FeedState] = {}
+        self._touched: dict[str, float] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -190,15 +199,30 @@ class SeenStore:
             raise
 
     @contextlib.contextmanager
-    def _batch(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and run the statements inside as one transaction (one WAL commit, not one each)."""
+    def batch(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run the statements inside as one transaction (one WAL commit, not one each).
+
+        Batches nest: the store's own methods called inside an outer batch join its transaction, so a
+        poll's closing writes cost one commit.
+        """
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
             self._db.execute("BEGIN")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._states.clear()  # a state written in the transaction is gone with it
                 raise
+            finally:
+                self._depth = 0
             self._db.execute("COMMIT")
 
     def close(self) -> None:
@@ -235,12 +259,22 @@ class SeenStore:
             )
 
     def touch(self, article_ids: Iterable[str], when: float | None = None) -> None:
-        """Record that these articles are still listed in their feed, so pruning keeps them."""
+        """Record that these articles are still listed in their feed, so pruning keeps them.
+
+        An article touched less than an hour before is skipped: pruning only asks whether it was seen
+        within the retention period.
+        """
         when = time.time() if when is None else when
-        with self._batch() as db:
-            db.executemany(
-                "UPDATE seen SET last_seen = ? WHERE article_id = ?", ((when, i) for i in article_ids)
-            )
+        with self._lock:
+            last = self._touched
+            due = [i for i in article_ids if i not in last or abs(when - last[i]) >= _TOUCH_EVERY_S]
+            if not due:
+                return
+            with self.batch() as db:
+                db.executemany("UPDATE seen SET last_seen = ? WHERE article_id = ?", ((when, i) for i in due))
+            if len(self._touched) > _TOUCH_MEMO_MAX:
+                self._touched.clear()
+            self._touched.update(dict.fromkeys(due, when))
 
     def known_items(self, feed_id: str, keys: Sequence[str]) -> dict[str, KnownItem]:
         """Return the items of ``keys`` whose article is published with the content they gave, by key.
@@ -257,7 +291,7 @@ class SeenStore:
         rows = [(feed_id, i.article_id, i.key, i.content_hash, i.published) for i in items]
         if not rows:
             return
-        with self._batch() as db:
+        with self.batch() as db:
             db.executemany(
                 "INSERT INTO item_keys (feed_id, article_id, item_key, content_hash, published)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT(feed_id, article_id) DO UPDATE SET"
@@ -278,7 +312,7 @@ class SeenStore:
         """Record when new items of the feed appeared (Unix seconds), forgetting its arrivals before then."""
         if not times:
             return
-        with self._batch() as db:
+        with self.batch() as db:
             db.execute("DELETE FROM arrivals WHERE feed_id = ? AND at < ?", (feed_id, forget_before))
             db.executemany("INSERT INTO arrivals (feed_id, at) VALUES (?, ?)", ((feed_id, t) for t in times))
 
@@ -293,13 +327,18 @@ class SeenStore:
     def get_state(self, feed_id: str) -> FeedState:
         """Return what is remembered of the feed; a fresh FeedState for a feed never polled."""
         with self._lock:
-            row = self._db.execute(_SELECT_STATE, (feed_id,)).fetchone()
-        return FeedState(*row) if row else FeedState()
+            state = self._states.get(feed_id)
+            if state is None:
+                row = self._db.execute(_SELECT_STATE, (feed_id,)).fetchone()
+                state = FeedState(*row) if row else FeedState()
+                self._states[feed_id] = state
+        return state
 
     def put_state(self, feed_id: str, state: FeedState) -> None:
         """Replace what is remembered of the feed."""
         with self._lock:
             self._db.execute(_UPSERT_STATE, (feed_id, time.time(), *astuple(state)))
+            self._states[feed_id] = state
 
     def prune(self, older_than: float, active_feeds: Collection[str]) -> int:
         """Forget articles not seen in any feed since ``older_than`` (Unix time); return how many.
@@ -315,4 +354,6 @@ class SeenStore:
             self._db.execute(_PRUNE_ITEM_KEYS)
             self._db.execute(_PRUNE_STATE, (older_than, active))
             self._db.execute(_PRUNE_ARRIVALS, (active,))
+            self._states.clear()
+            self._touched.clear()
         return int(deleted)

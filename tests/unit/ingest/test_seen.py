@@ -183,3 +183,51 @@ def test_pruning_an_article_forgets_its_item_keys(tmp_path: Path) -> None:
         assert store.known_items("gone", ["k1"]) == {}
         (rows,) = store._db.execute("SELECT COUNT(*) FROM item_keys").fetchone()
         assert rows == 0
+
+
+def _last_seen(path: Path, article_id: str) -> float:
+    db = sqlite3.connect(path)
+    try:
+        row = db.execute("SELECT last_seen FROM seen WHERE article_id = ?", (article_id,)).fetchone()
+        return float(row[0])
+    finally:
+        db.close()
+
+
+def test_a_still_listed_article_is_written_at_most_once_an_hour(tmp_path: Path) -> None:
+    path = tmp_path / "seen.sqlite3"
+    with SeenStore(path) as store:
+        store.mark_published("a1", "h1", "f")
+        store.touch(["a1"], when=1_000_000.0)
+        assert _last_seen(path, "a1") == 1_000_000.0
+        store.touch(["a1"], when=1_000_000.0 + 3599)  # every poll lists it: no write within the hour
+        assert _last_seen(path, "a1") == 1_000_000.0
+        store.touch(["a1"], when=1_000_000.0 + 3600)
+        assert _last_seen(path, "a1") == 1_000_000.0 + 3600
+    with SeenStore(path) as store:  # the memo is the process's: a restart writes again
+        store.touch(["a1"], when=1_000_000.0 + 3601)
+        assert _last_seen(path, "a1") == 1_000_000.0 + 3601
+
+
+def test_the_closing_writes_of_a_poll_commit_or_roll_back_together(tmp_path: Path) -> None:
+    path = tmp_path / "seen.sqlite3"
+    first = FeedState(etag='"1"')
+    with SeenStore(path) as store:
+        store.put_state("f", first)
+
+        def half_a_poll() -> None:
+            with store.batch():
+                store.record_arrivals("f", [1.0, 2.0], forget_before=0.0)
+                store.put_state("f", FeedState(etag='"2"'))
+                raise RuntimeError("the poll failed half-way")
+
+        with pytest.raises(RuntimeError):
+            half_a_poll()
+        assert store.get_state("f") == first, "the state in memory follows the rollback"
+        assert store.arrivals("f", since=0.0) == []
+        with store.batch():
+            store.record_arrivals("f", [1.0, 2.0], forget_before=0.0)
+            store.put_state("f", FeedState(etag='"3"'))
+    with SeenStore(path) as store:
+        assert store.get_state("f") == FeedState(etag='"3"')
+        assert store.arrivals("f", since=0.0) == [1.0, 2.0]
