@@ -172,6 +172,10 @@ class GeneratedFeeds:
         feeds = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as news sites serve: a poll over HTTP/1.0 paid a new TCP connection each time,
+            # a cost of this server, not of newsmon (whose client pools its connections).
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:
                 name = self.path.rsplit("/", 1)[-1]
                 if name not in feeds._feeds:
