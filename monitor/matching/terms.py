@@ -19,6 +19,8 @@ __all__ = ["Term", "TermHit", "TermIndex", "anchor"]
 _MIN_STEM = 5
 _MAX_SUFFIX = 3
 _ANCHOR_CHARS = 4
+_CACHE_SIZE = 16_384
+"""Token forms whose candidates an index remembers; past it, it starts over (news vocabulary is open)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,12 @@ class TermHit:
 
 
 class TermIndex:
-    """A set of terms, indexed by their first word so a sentence is scanned once."""
+    """A set of terms, indexed by their first word so a sentence is scanned once.
+
+    The terms that may start at a token depend only on its folded surface and lemma, and each rule
+    scans the same sentences with several indexes: the answer is remembered per form, so a word seen
+    before costs one dict lookup instead of the key and prefix search.
+    """
 
     def __init__(self, terms: Iterable[Term]) -> None:
         self.terms = tuple(terms)
@@ -114,6 +121,7 @@ class TermIndex:
             else:
                 self._exact.setdefault(first, []).append(term)
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
+        self._seen: dict[tuple[str, str], tuple[Term, ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -121,16 +129,23 @@ class TermIndex:
     def find(self, tokens: Sequence[Token]) -> list[TermHit]:
         """Return every term occurrence in ``tokens``, in order."""
         hits: list[TermHit] = []
+        seen = self._seen
         for i, token in enumerate(tokens):
-            if not token.is_word:
-                continue
-            for term in self._candidates(token):
+            form = (token.text, token.lemma)
+            candidates = seen.get(form)
+            if candidates is None:
+                candidates = self._candidates(token) if token.is_word else ()
+                if len(seen) >= _CACHE_SIZE:
+                    seen.clear()
+                seen[form] = candidates
+            for term in candidates:
                 end = term.match_at(tokens, i)
                 if end is not None:
                     hits.append(TermHit(term, i, end))
         return hits
 
-    def _candidates(self, token: Token) -> list[Term]:
+    def _candidates(self, token: Token) -> tuple[Term, ...]:
+        """Return the terms whose first word may match ``token``, each once (see :func:`word_matches`)."""
         keys = {token.text, token.lemma}
         for cut in range(1, _MAX_SUFFIX + 1):
             if len(token.text) - cut >= _MIN_STEM:
@@ -143,4 +158,4 @@ class TermIndex:
             for key in {token.text[:length], token.lemma[:length]}:
                 for term in self._prefix.get(key, ()):
                     found[id(term)] = term
-        return list(found.values())
+        return tuple(found.values())

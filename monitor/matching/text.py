@@ -90,7 +90,7 @@ class _OneToOne(dict[int, str]):
 
 
 _ONE_TO_ONE = _OneToOne()
-_SPACE_RUN = re.compile(r"^ +| {2,}")
+_SPACE_RUN = re.compile(r" {2,}")
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -107,17 +107,17 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     mapped = text.translate(_ONE_TO_ONE)
     if "\0" in mapped:
         return _fold_slowly(text)
+    kept = len(mapped) - len(mapped.lstrip(" "))  # a leading run goes entirely
+    if mapped.find("  ", kept) == -1:  # no run to shorten: the offsets are one range
+        return mapped[kept:], list(range(kept, len(text) + 1))
     pieces: list[str] = []
     offsets: list[int] = []
-    kept = 0
-    for m in _SPACE_RUN.finditer(mapped):
-        drop_from = m.start() if m.start() == 0 else m.start() + 1  # a leading run goes entirely
-        pieces.append(mapped[kept:drop_from])
-        offsets.extend(range(kept, drop_from))
+    for m in _SPACE_RUN.finditer(mapped, kept):
+        pieces.append(mapped[kept : m.start() + 1])
+        offsets.extend(range(kept, m.start() + 1))
         kept = m.end()
     pieces.append(mapped[kept:])
-    offsets.extend(range(kept, len(text)))
-    offsets.append(len(text))
+    offsets.extend(range(kept, len(text) + 1))
     return "".join(pieces), offsets
 
 

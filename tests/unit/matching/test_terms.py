@@ -43,3 +43,28 @@ def test_anchor_is_the_first_four_letters() -> None:
 def test_bad_terms_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="term"):
         Term.parse(bad)
+
+
+def _hits(index: TermIndex, tokens: list[Token]) -> list[tuple[str, int, int]]:
+    return [(h.term.source, h.first, h.end) for h in index.find(tokens)]
+
+
+@pytest.mark.parametrize("cache_size", [2, 16_384])
+def test_a_reused_index_finds_what_a_fresh_one_finds(
+    monkeypatch: pytest.MonkeyPatch, cache_size: int
+) -> None:
+    # The index remembers the candidates of each (surface, lemma) it has seen, and starts over when
+    # full: neither may change a hit, whether the form comes back with another lemma or as punctuation.
+    monkeypatch.setattr("monitor.matching.terms._CACHE_SIZE", cache_size)
+    terms = [Term.parse(t) for t in ("recevoir", "rencontre", "défilé militaire", "переговор*", "sommet")]
+    texts = [
+        simple_tokens("Il a reçu Kim lors d'une rencontre au sommet, avant le défilé militaire."),
+        [Token("recu", "recu", 0, 4), Token(",", ",", 4, 5)],
+        [Token("recu", "recevoir", 0, 4), Token("recu", "recu", 5, 9), Token(",", ",", 9, 10)],
+        simple_tokens("Les rencontres, les переговоры et les défilés militaires; un défilé."),
+        simple_tokens("Il a reçu Kim lors d'une rencontre au sommet, avant le défilé militaire."),
+    ]
+    reused = TermIndex(terms)
+    for tokens in texts:
+        assert _hits(reused, tokens) == _hits(TermIndex(terms), tokens)
+    assert _hits(reused, texts[2]) == [("recevoir", 0, 1)]

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from monitor.matching.text import fold, fold_with_offsets, is_boundary_free, simple_sentences, simple_tokens
+from monitor.matching.text import (
+    _fold_slowly,
+    fold,
+    fold_with_offsets,
+    is_boundary_free,
+    simple_sentences,
+    simple_tokens,
+)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +43,13 @@ def test_offsets_point_back_to_the_original_text() -> None:
     start = folded.index("militaire")
     assert text[offsets[start] : offsets[start + len("militaire") - 1] + 1] == "militaire"
     assert len(offsets) == len(folded) + 1
+
+
+@given(st.text(alphabet=" \n\t\u00a0-–'’aBéÉ.会", max_size=30))
+def test_the_fast_fold_is_the_character_by_character_fold(text: str) -> None:
+    # fold_with_offsets takes a shortcut for texts that fold one character to one (spaces trimmed at the
+    # start and shortened in runs, in C); it must give what folding one character at a time gives.
+    assert fold_with_offsets(text) == _fold_slowly(text)
 
 
 def test_boundary_free_scripts() -> None:
