@@ -211,3 +211,26 @@ def is_watched(article: Article) -> bool:
     """Return whether ``article`` holds one of the sentences a shipped watchlist fires on."""
     _, watched = LANGUAGES[article.language or "fr"]
     return any(sentence in article.text for sentence in watched)
+
+
+def feed_corpora(
+    feeds: int, per_feed: int, *, watched_share: float, seed: int, languages: tuple[str, ...] = ("fr", "en")
+) -> list[list[Article]]:
+    """Return ``per_feed`` articles for each of ``feeds`` feeds, each feed in one language (in turn).
+
+    A news feed declares one language and its items are in it; cutting a mixed corpus into feeds gave
+    each feed its first article's language, so half the articles were declared in the wrong one.
+    """
+    of_feed = [languages[f % len(languages)] for f in range(feeds)]
+    counts = {lang: of_feed.count(lang) for lang in languages}
+    pools = {
+        lang: make_corpus(n * per_feed, watched_share=watched_share, seed=seed + k, languages=(lang,))
+        for k, (lang, n) in enumerate(counts.items())
+    }
+    taken = dict.fromkeys(languages, 0)
+    out: list[list[Article]] = []
+    for lang in of_feed:
+        start = taken[lang]
+        out.append(pools[lang][start : start + per_feed])
+        taken[lang] = start + per_feed
+    return out

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.corpus import is_watched, make_corpus
+from bench.corpus import feed_corpora, is_watched
 from bench.feedserver import FeedItem, GeneratedFeeds
 from bench.readback import percentile
 from bench.results import Figure
@@ -106,9 +106,7 @@ def _feeds(
     """
     rng = random.Random(16)
     per_feed = _WINDOW + int(plan.duration_s / plan.period_s) + 1
-    corpus = make_corpus(
-        plan.feeds * per_feed, watched_share=plan.watched_share, seed=16, languages=("fr", "en")
-    )
+    corpora = feed_corpora(plan.feeds, per_feed, watched_share=plan.watched_share, seed=16)
     every = plan.feeds // plan.pushed if plan.pushed else 0
     entries: list[dict[str, object]] = []
     releases = _Releases()
@@ -116,7 +114,7 @@ def _feeds(
         name = f"pub-{f:04d}"
         pushed = bool(every) and f % every == 0 and f // every < plan.pushed
         phase = rng.uniform(0, plan.period_s)
-        mine = corpus[f * per_feed : (f + 1) * per_feed]
+        mine = corpora[f]
         offsets = [phase + (i - _WINDOW) * plan.period_s for i in range(per_feed)]
         links = [f"https://{name}.bench.invalid/{i}" for i in range(per_feed)]
         items = [

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.corpus import make_corpus
+from bench.corpus import feed_corpora
 from bench.feedserver import FeedItem, GeneratedFeeds
 from bench.readback import AlertLogTail, fetched_at, percentile
 from bench.results import Figure
@@ -87,12 +87,12 @@ class SoakResult:
 def _feeds(day: Day, server: GeneratedFeeds, now: datetime) -> list[dict[str, object]]:
     """Add every feed to ``server``: its share of the day's articles, released at the offered rate."""
     per_feed = day.articles // day.feeds
-    corpus = make_corpus(day.articles, watched_share=day.watched_share, seed=8, languages=("fr", "en"))
+    corpora = feed_corpora(day.feeds, per_feed, watched_share=day.watched_share, seed=8)
     spacing = day.feeds / day.offered_per_s  # seconds between two releases of one feed
     feeds = []
     for f in range(day.feeds):
         name = f"soak-{f:04d}"
-        mine = corpus[f * per_feed : (f + 1) * per_feed]
+        mine = corpora[f]
         phase = f / day.offered_per_s  # feeds take turns, so the whole releases one article at a time
         items = [
             # Published a week apart: each watched article is an event of its own, as on a real day.
