@@ -102,18 +102,19 @@ def _feeds(
     """Add every feed to ``server``; return the feeds file's entries and when each item is published.
 
     Each feed has a window of history (published before the start, one period apart) and then
-    publishes one item per period from its own phase on. Every ``feeds // pushed``-th feed names
-    ``hub``, so pushed feeds are spread over the hosts and phases like the others.
+    publishes one item per period from its own phase on. ``pushed`` feeds drawn at random name
+    ``hub``, so they are spread over the hosts, languages and phases like the others (every tenth feed
+    was on even hosts only, and all French, since languages alternate).
     """
     rng = random.Random(16)
+    behind_hub = set(random.Random(17).sample(range(plan.feeds), plan.pushed))
     per_feed = _WINDOW + int(plan.duration_s / plan.period_s) + 1
     corpora = feed_corpora(plan.feeds, per_feed, watched_share=plan.watched_share, seed=16)
-    every = plan.feeds // plan.pushed if plan.pushed else 0
     entries: list[dict[str, object]] = []
     releases = _Releases()
     for f in range(plan.feeds):
         name = f"pub-{f:04d}"
-        pushed = bool(every) and f % every == 0 and f // every < plan.pushed
+        pushed = f in behind_hub
         phase = rng.uniform(0, plan.period_s)
         mine = corpora[f]
         offsets = [phase + (i - _WINDOW) * plan.period_s for i in range(per_feed)]
@@ -130,9 +131,10 @@ def _feeds(
             if pushed:
                 releases.hub_schedule.append((offset, url))
             if is_watched(article):
-                releases.watched[article_id(link, link)] = offset
+                watched = article_id(link, link)
+                releases.watched[watched] = offset
                 if pushed:
-                    releases.pushed_articles.add(article_id(link, link))
+                    releases.pushed_articles.add(watched)
         if pushed:
             releases.pushed_topics.append(url)
         entries.append({"id": name, "url": url, "language": language})
@@ -210,6 +212,7 @@ class _HubPublisher:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="bench-hub-publish")
         self._thread: threading.Thread | None = None
+        self._count = threading.Lock()  # failures are counted from the pool's threads
         self.sent = 0
         self.failures = 0
 
@@ -231,7 +234,8 @@ class _HubPublisher:
         except Exception:  # a refused or timed-out publication is counted and fails the run
             ok = False
         if not ok:
-            self.failures += 1
+            with self._count:
+                self.failures += 1
 
     def stop(self) -> None:
         """Stop publishing and wait for publications under way."""
@@ -243,15 +247,9 @@ class _HubPublisher:
 
 def _wait_for_subscriptions(hub: LoopbackHub, topics: list[str], timeout_s: float) -> float:
     """Return when every pushed topic has newsmon's subscription at the hub (it subscribes after a poll)."""
-    deadline = time.time() + timeout_s
-    missing = list(topics)
-    while missing:
-        missing = [t for t in missing if not hub.subscribers(t)]
-        if not missing:
-            break
-        if time.time() > deadline:
-            raise RuntimeError(f"{len(missing)} of {len(topics)} pushed feeds unsubscribed at {timeout_s:g}s")
-        time.sleep(0.5)
+    deadline = time.monotonic() + timeout_s
+    for topic in topics:
+        hub.wait_for_subscriber(topic, timeout_s=max(0.1, deadline - time.monotonic()))
     return time.time()
 
 
