@@ -145,7 +145,9 @@ class Dispatcher:
             )
         if limiter is not None:
             limiter.record(now)
-        self.outbox.sent(due.id, now)
+        # The changelog first, the outbox after: until the broker has the record, the message stays
+        # leased here, so a kill in between leaves it where the next owner (and anyone reading this
+        # outbox) sees a send not confirmed, the one window at-least-once delivery keeps open.
         if self._changelog is not None:
             for alert in alerts:
                 followups = self.outbox.followups_count(alert.id, channel.name)
@@ -153,6 +155,7 @@ class Dispatcher:
                     alert.id, alert.rule, channel.name, due.group_key, due.kind, now, followups
                 )
                 self._changelog.write(record, alert.rule)
+        self.outbox.sent(due.id, now)
         self._metrics.deliveries.labels(channel=channel.name, outcome="ok").inc()
         log.debug("alert.delivered", channel=channel.name, kind=due.kind, **context)
         for alert in alerts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,40 @@ def test_a_handled_match_writes_its_report_its_alert_and_its_delivery(
     for record, rule in log.records:
         assert rule == "leaders_meeting"
         assert decode_record(encode_record(record)) == record
+
+
+class _Killed(BaseException):
+    """The process dies (SIGKILL) right there: nothing after it runs."""
+
+
+def test_a_kill_before_the_changelog_has_the_delivery_leaves_the_send_unconfirmed_in_the_outbox(
+    tmp_path: Path, make_match: MakeMatch
+) -> None:
+    """The receiver accepted the message; the alerter dies before the broker has its SentRecord.
+
+    The outbox must not say "sent" then: the next owner restores no delivery and sends again, so this
+    host's outbox has to show the send as the unconfirmed window (leased, pending), not as done.
+    """
+    path = tmp_path / "outbox.sqlite3"
+    desk = _Desk()
+
+    class _DiesOnDelivery(_Log):
+        def write(self, record: StateRecord, rule: str) -> None:
+            if isinstance(record, SentRecord):
+                raise _Killed
+            super().write(record, rule)
+
+    with Outbox(path) as outbox:
+        alerter = Alerter(
+            outbox, [desk], _metrics(), policy=POLICY, changelog=_DiesOnDelivery(), clock=lambda: T0
+        )
+        with pytest.raises(_Killed):
+            alerter.handle(make_match())
+    assert len(desk.sent) == 1, "the receiver accepted the message before the kill"
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT state, lease_until FROM messages WHERE channel = 'desk'").fetchall()
+    assert [state for state, _ in rows] == ["pending"]
+    assert rows[0][1] is not None, "leased: the send was under way, not confirmed"
 
 
 def _metrics() -> Metrics:
