@@ -137,3 +137,49 @@ def test_broker_stops_cleanly() -> None:
     assert b.alive()
     b.stop()
     assert not b.alive()
+
+
+def test_publishers_acknowledged_at_once_share_one_look_at_the_topic_ids(
+    broker: BrokerUnderTest, unique: str
+) -> None:
+    """Group commit of the after-ack topic check: each caller's answer comes from a look started after
+    its call, and callers arriving together share looks (fewer round trips than callers)."""
+    from monitor.bus.identity import TopicIdentity
+
+    bus = broker.bus(unique)
+    bus.ensure_topics()
+    topic = bus.settings.topics.articles
+    identity = TopicIdentity(bus)
+    looks: list[tuple[float, float]] = []
+    real_current = identity.current
+
+    def current(topics: object) -> dict[str, str | None] | None:
+        started = time.monotonic()
+        ids = real_current(topics)  # type: ignore[arg-type]
+        looks.append((started, time.monotonic()))
+        return ids
+
+    identity.current = current  # type: ignore[method-assign]
+    calls: list[tuple[float, set[str] | None]] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(16)
+
+    def publisher() -> None:
+        gate.wait()
+        for _ in range(5):
+            called = time.monotonic()
+            changed = identity.changed([topic])
+            with lock:
+                calls.append((called, changed))
+
+    threads = [threading.Thread(target=publisher) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    identity.close()
+    assert len(calls) == 80
+    assert all(changed == set() for _, changed in calls), "the topic is there and was never re-created"
+    assert len(looks) < len(calls), f"{len(looks)} looks for {len(calls)} callers: none shared"
+    for called, _ in calls:
+        assert any(started >= called for started, _ in looks), "every answer comes from a later look"
