@@ -122,6 +122,9 @@ class TermIndex:
                 self._exact.setdefault(first, []).append(term)
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
         self._seen: dict[tuple[str, str], tuple[Term, ...]] = {}
+        # Candidates come out in the rule file's order, whatever order the lookup keys (a set) were
+        # tried in: evidence lists its terms in hit order, and a match must read the same in every run.
+        self._order = {id(term): n for n, term in enumerate(self.terms)}
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -158,4 +161,4 @@ class TermIndex:
             for key in {token.text[:length], token.lemma[:length]}:
                 for term in self._prefix.get(key, ()):
                     found[id(term)] = term
-        return tuple(found.values())
+        return tuple(sorted(found.values(), key=lambda term: self._order[id(term)]))
