@@ -112,19 +112,19 @@ class TermIndex:
 
     def __init__(self, terms: Iterable[Term]) -> None:
         self.terms = tuple(terms)
-        self._exact: dict[str, list[Term]] = {}
-        self._prefix: dict[str, list[Term]] = {}
-        for term in self.terms:
+        # Terms are indexed by their place in ``terms`` (the rule file's order): candidates come out
+        # in that order, whatever order the lookup keys (a set) were tried in. Evidence lists its
+        # terms in hit order, and a match must read the same in every run.
+        self._exact: dict[str, list[int]] = {}
+        self._prefix: dict[str, list[int]] = {}
+        for n, term in enumerate(self.terms):
             first = term.words[0]
             if first.endswith("*"):
-                self._prefix.setdefault(first[:-1], []).append(term)
+                self._prefix.setdefault(first[:-1], []).append(n)
             else:
-                self._exact.setdefault(first, []).append(term)
+                self._exact.setdefault(first, []).append(n)
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
         self._seen: dict[tuple[str, str], tuple[Term, ...]] = {}
-        # Candidates come out in the rule file's order, whatever order the lookup keys (a set) were
-        # tried in: evidence lists its terms in hit order, and a match must read the same in every run.
-        self._order = {id(term): n for n, term in enumerate(self.terms)}
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -153,12 +153,10 @@ class TermIndex:
         for cut in range(1, _MAX_SUFFIX + 1):
             if len(token.text) - cut >= _MIN_STEM:
                 keys.add(token.text[:-cut])
-        found: dict[int, Term] = {}
+        found: set[int] = set()
         for key in keys:
-            for term in self._exact.get(key, ()):
-                found[id(term)] = term
+            found.update(self._exact.get(key, ()))
         for length in self._prefix_lengths:
             for key in {token.text[:length], token.lemma[:length]}:
-                for term in self._prefix.get(key, ()):
-                    found[id(term)] = term
-        return tuple(sorted(found.values(), key=lambda term: self._order[id(term)]))
+                found.update(self._prefix.get(key, ()))
+        return tuple(self.terms[n] for n in sorted(found))
